@@ -1,0 +1,80 @@
+"""Every setting from the environment, with a safe default.
+
+Nothing secret is a constant in code: when SECRET_KEY is unset, a random key is
+generated once into ``instance/secret_key`` and reused on every start.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting has a value the product cannot run with; the message says which and why."""
+
+
+def _secret_key(instance: Path) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ConfigError(f"CURRENCY must be a three-letter ISO 4217 code such as EUR, not {value!r}.")
+    return code
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE must be an IANA zone such as Europe/Kyiv, not {value!r}.") from None
+    return value
+
+
+def load(overrides: dict | None = None) -> dict:
+    """Build the Flask config mapping from the environment, then apply ``overrides`` (tests)."""
+    overrides = dict(overrides or {})
+    instance = Path(overrides.pop("INSTANCE_PATH", os.environ.get("INSTANCE_PATH", DEFAULT_INSTANCE)))
+    env = os.environ.get
+    config = {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": env("DATABASE_URL") or f"sqlite:///{instance / 'orderdock.db'}",
+        "REDIS_URL": env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "CURRENCY": _currency(env("CURRENCY", "EUR")),
+        "TIMEZONE": _timezone(env("TIMEZONE", "Europe/Berlin")),
+        # Region used to read phone numbers typed without a country code (ISO 3166 alpha-2).
+        "PHONE_REGION": env("PHONE_REGION", "DE").upper(),
+        "ORDERS_PER_PAGE": int(env("ORDERS_PER_PAGE", "25")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    }
+    config.update(overrides)
+    if "SECRET_KEY" not in config:
+        config["SECRET_KEY"] = _secret_key(instance)
+    config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    return config
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the ``postgres://`` and ``postgresql://`` spellings hosts hand out; use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,51 @@
+"""Clients (the back office's contacts), with phones kept as typed and normalized to E.164."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.orders import Order
+
+NOT_SPECIFIED = "not_specified"
+
+
+class Client(db.Model):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    phone_raw: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164, None when unreadable
+    email: Mapped[str | None] = mapped_column(String(254), index=True)  # lower-cased
+    address: Mapped[str] = mapped_column(String(500), default="")
+    # "not_specified" marks the single client used for orders whose buyer is unknown.
+    system_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    orders: Mapped[list[Order]] = relationship(back_populates="client")
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or "—"
+
+    @property
+    def is_not_specified(self) -> bool:
+        return self.system_key == NOT_SPECIFIED
+
+    @staticmethod
+    def not_specified() -> Client:
+        """The one "Not specified" client, created on first use."""
+        client = db.session.scalar(select(Client).filter_by(system_key=NOT_SPECIFIED))
+        if client is None:
+            client = Client(first_name="Not specified", system_key=NOT_SPECIFIED)
+            db.session.add(client)
+            db.session.flush()
+        return client

@@ -1,0 +1,232 @@
+"""Work orders: statuses and their groups, order types, orders, their items and event feed."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, update
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.catalog import Product
+from webapp.models.clients import Client
+from webapp.models.staff import Employee, Location
+from webapp.models.stores import Store
+from webapp.models.types import ZERO, Money, Quantity, UTCDateTime, str_enum, utcnow
+
+
+class StatusGroup(StrEnum):
+    """Every status belongs to a group; the group carries the meaning (back-office-domain B.3)."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    PENDING = "pending"
+    DELIVERY = "delivery"
+    COMPLETED = "completed"
+    CLOSED_SUCCESS = "closed_success"
+    CLOSED_FAIL = "closed_fail"
+
+    @property
+    def label(self) -> str:
+        return GROUP_LABELS[self]
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (StatusGroup.CLOSED_SUCCESS, StatusGroup.CLOSED_FAIL)
+
+
+GROUP_LABELS = {
+    StatusGroup.NEW: "New",
+    StatusGroup.IN_PROGRESS: "In progress",
+    StatusGroup.PENDING: "Pending",
+    StatusGroup.DELIVERY: "Delivery",
+    StatusGroup.COMPLETED: "Completed",
+    StatusGroup.CLOSED_SUCCESS: "Closed successfully",
+    StatusGroup.CLOSED_FAIL: "Closed unsuccessfully",
+}
+
+
+class Status(db.Model):
+    __tablename__ = "statuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    color: Mapped[str] = mapped_column(String(7), default="#2563eb")
+    group: Mapped[StatusGroup] = mapped_column(str_enum(StatusGroup))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<Status {self.name}>"
+
+
+class OrderType(db.Model):
+    __tablename__ = "order_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    initial_status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"))
+    initial_status: Mapped[Status] = relationship()
+
+
+class Counter(db.Model):
+    """Named counters for human document numbers, incremented atomically in the database."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+    @staticmethod
+    def next(name: str) -> int:
+        bump = update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+        value = db.session.execute(bump).scalar()
+        if value is None:
+            db.session.add(Counter(name=name, value=1))
+            db.session.flush()
+            value = 1
+        return value
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    order_type_id: Mapped[int] = mapped_column(ForeignKey("order_types.id"))
+    status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    written_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Integration columns: set for orders that came from a connected store.
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    platform_number: Mapped[str | None] = mapped_column(String(64))
+    platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    location: Mapped[Location] = relationship()
+    order_type: Mapped[OrderType] = relationship()
+    status: Mapped[Status] = relationship()
+    client: Mapped[Client] = relationship(back_populates="orders")
+    manager: Mapped[Employee | None] = relationship()
+    store: Mapped[Store | None] = relationship()
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.id"
+    )
+    feed: Mapped[list[FeedEntry]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="FeedEntry.created_at.desc(), FeedEntry.id.desc()"
+    )
+
+    @staticmethod
+    def next_number() -> str:
+        return f"A{Counter.next('order'):05d}"
+
+    @property
+    def is_imported(self) -> bool:
+        return self.store_id is not None
+
+    @property
+    def is_written_off(self) -> bool:
+        return self.written_off_at is not None
+
+    def recompute_amount(self) -> None:
+        """The amount is always the total of the items (SPEC R-ORD-6)."""
+        self.amount = sum((item.total for item in self.items), ZERO)
+
+    def note(self, kind: FeedKind, text: str, author: Employee | None = None) -> FeedEntry:
+        """Add a line to the event feed (``author`` None for the system)."""
+        entry = FeedEntry(kind=kind, text=text, author=author, created_at=utcnow())
+        self.feed.append(entry)
+        return entry
+
+    def change_status(self, status: Status, author: Employee | None) -> FeedEntry | None:
+        """Set a new status and record the change in the feed; nothing happens if it is the same."""
+        if status.id == self.status_id:
+            return None
+        previous = self.status.name
+        self.status = status
+        return self.note(FeedKind.STATUS, f"Status changed: {previous} → {status.name}", author)
+
+    def add_item(self, name: str, quantity: Decimal, price: Decimal, product: Product | None = None,
+                 deductible: bool = False) -> OrderItem:
+        if self.is_written_off:
+            raise OrderLocked("The products of this order are written off; items can no longer change.")
+        item = OrderItem(name=name, quantity=quantity, price=price, product=product, deductible=deductible)
+        if deductible and product is not None:
+            product.stock -= quantity  # a deductible item takes its stock at once
+        self.items.append(item)
+        self.recompute_amount()
+        return item
+
+    def write_off(self, author: Employee | None) -> FeedEntry:
+        """Deduct every not-yet-deducted item from stock and freeze the items."""
+        if self.is_written_off:
+            raise OrderLocked("The products of this order are already written off.")
+        if not self.items:
+            raise OrderLocked("The order has no products to write off. Add its products first.")
+        lines = []
+        for item in self.items:
+            if item.product is not None and not item.deductible:
+                item.product.stock -= item.quantity
+                if item.product.stock < 0:
+                    lines.append(f"{item.product.name}: stock is now {item.product.stock.normalize():f}")
+            item.deductible = True
+        self.written_off_at = utcnow()
+        count = len(self.items)
+        text = f"Products written off: {count} item{'s' if count != 1 else ''}, total {self.amount:.2f} {self.currency}"
+        if lines:
+            text += ". Below zero after write-off — " + "; ".join(lines)
+        return self.note(FeedKind.SYSTEM, text, author)
+
+
+class OrderLocked(Exception):
+    """The order's items cannot change any more; the message says why and what to do."""
+
+
+class OrderItem(db.Model):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    price: Mapped[Decimal] = mapped_column(Money)
+    # False: added "without deduction" (reserved, stock untouched until the order is written off).
+    deductible: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    product: Mapped[Product | None] = relationship()
+
+    @property
+    def total(self) -> Decimal:
+        return (self.quantity * self.price).quantize(Decimal("0.01"))
+
+
+class FeedKind(StrEnum):
+    COMMENT = "comment"
+    STATUS = "status"
+    DELIVERY = "delivery"
+    SYSTEM = "system"
+
+
+class FeedEntry(db.Model):
+    """One line of an order's event feed: an employee's comment or something that happened."""
+
+    __tablename__ = "feed_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[FeedKind] = mapped_column(str_enum(FeedKind, 16))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="feed")
+    author: Mapped[Employee | None] = relationship()

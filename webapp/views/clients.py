@@ -1,0 +1,122 @@
+"""Clients: list with search, detail with their orders, create and edit."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from sqlalchemy import func, or_, select
+
+from webapp.access import limit_to_my_locations
+from webapp.extensions import db
+from webapp.forms.clients import ClientForm
+from webapp.htmx import render_page_or_partial
+from webapp.models import Client, Order
+from webapp.phones import search_digits, to_e164
+
+bp = Blueprint("clients", __name__, url_prefix="/clients")
+
+
+@bp.get("/")
+def index():
+    """All clients, searchable by name, phone or e-mail."""
+    q = request.args.get("q", "").strip()[:100]
+    query = select(Client).order_by(Client.last_name, Client.first_name, Client.id)
+    if q:
+        query = query.where(_client_match(q))
+    page = db.paginate(query, per_page=30, error_out=False)
+    return render_page_or_partial("clients/index.html", "clients/partials/table.html", page=page, q=q)
+
+
+def _client_match(text: str):
+    like = f"%{text}%"
+    conditions = [Client.first_name.ilike(like), Client.last_name.ilike(like), Client.email.ilike(like),
+                  (Client.first_name + " " + Client.last_name).ilike(like)]
+    digits = search_digits(text)
+    if digits:
+        conditions.append(Client.phone.like(f"%{digits}%"))
+    return or_(*conditions)
+
+
+@bp.get("/<int:client_id>")
+def detail(client_id: int):
+    """One client with the orders the employee may see."""
+    client = db.get_or_404(Client, client_id, description="There is no such client.")
+    orders = db.session.scalars(limit_to_my_locations(
+        select(Order).where(Order.client_id == client.id).order_by(Order.created_at.desc()))).all()
+    return render_page_or_partial("clients/detail.html", "clients/detail.html", client=client, orders=orders)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Add a client; a phone number that is already a client's is refused, with a link to them."""
+    form = ClientForm()
+    if form.validate_on_submit() and _unique_contact(form):
+        client = Client()
+        _fill(client, form)
+        db.session.add(client)
+        db.session.commit()
+        flash(f"Client {client.full_name} added.", "success")
+        return redirect(url_for("clients.detail", client_id=client.id))
+    return render_page_or_partial("clients/form.html", "clients/form.html", form=form, client=None)
+
+
+@bp.route("/<int:client_id>/edit", methods=["GET", "POST"])
+def edit(client_id: int):
+    """Change a client's name and contacts."""
+    client = db.get_or_404(Client, client_id)
+    form = ClientForm(obj=client, phone=client.phone_raw)
+    if form.validate_on_submit() and _unique_contact(form, client):
+        _fill(client, form)
+        db.session.commit()
+        flash("Client saved.", "success")
+        return redirect(url_for("clients.detail", client_id=client.id))
+    return render_page_or_partial("clients/form.html", "clients/form.html", form=form, client=client)
+
+
+def _fill(client: Client, form: ClientForm) -> None:
+    client.first_name = form.first_name.data.strip()
+    client.last_name = (form.last_name.data or "").strip()
+    client.phone_raw = (form.phone.data or "").strip()
+    client.phone = to_e164(client.phone_raw, current_app.config["PHONE_REGION"])
+    client.email = (form.email.data or "").strip().lower() or None
+    client.address = (form.address.data or "").strip()
+
+
+def _unique_contact(form, current: Client | None = None) -> bool:
+    """A phone belongs to one client: point at the existing one instead of making a twin."""
+    if not form.first_name.data.strip():
+        form.first_name.errors.append("Enter the client's first name.")
+        return False
+    phone = to_e164(form.phone.data, current_app.config["PHONE_REGION"])
+    if form.phone.data and form.phone.data.strip() and phone is None:
+        form.phone.errors.append("This is not a phone number we can read. Include the country code, e.g. +49 30 1234567.")
+        return False
+    twin = phone and db.session.scalar(select(Client).where(Client.phone == phone))
+    if twin and twin is not current:
+        form.phone.errors.append(f"This phone number belongs to {twin.full_name} already.")
+        return False
+    return True
+
+
+def find_or_create_client(form) -> Client | None:
+    """The client an order form names: matched by phone or e-mail, else created.
+
+    Returns None (with errors on the form) when nothing identifies the client."""
+    region = current_app.config["PHONE_REGION"]
+    phone = to_e164(form.phone.data, region)
+    email = (form.email.data or "").strip().lower() or None
+    if form.phone.data and form.phone.data.strip() and phone is None:
+        form.phone.errors.append("This is not a phone number we can read. Include the country code, e.g. +49 30 1234567.")
+        return None
+    match = None
+    if phone:
+        match = db.session.scalar(select(Client).where(Client.phone == phone).order_by(Client.id))
+    if match is None and email:
+        match = db.session.scalar(select(Client).where(func.lower(Client.email) == email).order_by(Client.id))
+    if match is not None:
+        return match
+    if not (form.first_name.data or "").strip():
+        form.first_name.errors.append("Enter the client's first name, or a phone or e-mail of an existing client.")
+        return None
+    client = Client(first_name=form.first_name.data.strip(), last_name=(form.last_name.data or "").strip(),
+                    phone_raw=(form.phone.data or "").strip(), phone=phone, email=email)
+    db.session.add(client)
+    return client

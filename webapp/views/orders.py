@@ -1,0 +1,203 @@
+"""The orders table and the order page: feed, status, items and write-off."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from webapp.access import limit_to_my_locations, my_locations, order_or_404
+from webapp.extensions import db
+from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm, StatusForm
+from webapp.htmx import is_htmx, render_page_or_partial
+from webapp.models import Client, FeedKind, Order, OrderType, Product, Status
+from webapp.models.orders import OrderLocked
+from webapp.phones import search_digits, to_e164
+from webapp.views.clients import find_or_create_client
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+SORTS = {"new": Order.created_at.desc(), "old": Order.created_at.asc()}
+
+
+@bp.get("/")
+def index():
+    """The orders table, filtered by status, location and text; htmx swaps only the table."""
+    filters = _read_filters()
+    query = limit_to_my_locations(select(Order))
+    query = _apply_filters(query, filters)
+    query = query.options(joinedload(Order.client), joinedload(Order.status), joinedload(Order.location),
+                          joinedload(Order.manager))
+    page = db.paginate(query.order_by(SORTS[filters["sort"]], Order.id.desc()),
+                       per_page=current_app.config["ORDERS_PER_PAGE"], error_out=False)
+    statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()
+    return render_page_or_partial("orders/index.html", "orders/partials/table.html", page=page,
+                                  filters=filters, statuses=statuses, locations=my_locations())
+
+
+def _read_filters() -> dict:
+    args = request.args
+    return {
+        "q": args.get("q", "").strip()[:100],
+        "status": args.get("status", type=int),
+        "location": args.get("location", type=int),
+        "sort": args.get("sort") if args.get("sort") in SORTS else "new",
+    }
+
+
+def _apply_filters(query, filters: dict):
+    if filters["status"]:
+        query = query.where(Order.status_id == filters["status"])
+    if filters["location"]:
+        query = query.where(Order.location_id == filters["location"])
+    if filters["q"]:
+        query = query.join(Order.client).where(_text_match(filters["q"]))
+    return query
+
+
+def _text_match(text: str):
+    """Match the order number, the platform number, the client's name or phone."""
+    like = f"%{text}%"
+    conditions = [Order.number.ilike(like), Order.platform_number.ilike(like),
+                  Client.first_name.ilike(like), Client.last_name.ilike(like),
+                  (Client.first_name + " " + Client.last_name).ilike(like)]
+    digits = search_digits(text)
+    if digits:
+        conditions.append(Client.phone.like(f"%{digits}%"))
+    return or_(*conditions)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Create an order in the back office for an existing or a new client."""
+    form = NewOrderForm()
+    form.location_id.choices = [(location.id, location.name) for location in my_locations()]
+    form.order_type_id.choices = [(kind.id, kind.name) for kind in db.session.scalars(select(OrderType).order_by(OrderType.name))]
+    client = _preset_client(form)
+    if form.validate_on_submit():
+        if not current_user.can_access(form.location_id.data):
+            abort(403, description="You have no access to that location. Choose one of yours.")
+        client = client or find_or_create_client(form)
+        if client is not None:
+            order = _create_order(form, client)
+            flash(f"Order {order.number} created.", "success")
+            return redirect(url_for("orders.detail", order_id=order.id))
+    return render_page_or_partial("orders/new.html", "orders/new.html", form=form, client=client)
+
+
+def _preset_client(form: NewOrderForm) -> Client | None:
+    client_id = request.args.get("client_id", type=int) or (form.client_id.data and int(form.client_id.data))
+    if not client_id:
+        return None
+    client = db.get_or_404(Client, client_id)
+    form.client_id.data = str(client.id)
+    return client
+
+
+def _create_order(form: NewOrderForm, client: Client) -> Order:
+    order_type = db.get_or_404(OrderType, form.order_type_id.data)
+    order = Order(number=Order.next_number(), location_id=form.location_id.data, order_type=order_type,
+                  status=order_type.initial_status, client=client, manager=current_user,
+                  currency=current_app.config["CURRENCY"])
+    db.session.add(order)
+    order.note(FeedKind.SYSTEM, f"Order created by {current_user.name}.", current_user)
+    db.session.commit()
+    return order
+
+
+@bp.get("/<int:order_id>")
+def detail(order_id: int):
+    """The order page: header, items with totals, and the event feed."""
+    order = order_or_404(order_id)
+    return render_page_or_partial("orders/detail.html", "orders/partials/order.html", **_order_context(order))
+
+
+def _order_context(order: Order, **forms) -> dict:
+    status_form = forms.get("status_form") or StatusForm(status_id=order.status_id)
+    status_form.status_id.choices = [(s.id, s.name) for s in db.session.scalars(select(Status).order_by(Status.position, Status.name))]
+    item_form = forms.get("item_form") or ItemForm()
+    item_form.product_id.choices = _product_choices()
+    return {"order": order, "status_form": status_form, "item_form": item_form,
+            "comment_form": forms.get("comment_form") or CommentForm(), "confirm_form": ConfirmForm()}
+
+
+def _product_choices() -> list[tuple[int, str]]:
+    products = db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()
+    return [(0, "— not in the catalogue —")] + [(row.id, row.name) for row in products]
+
+
+def _order_response(order: Order, partial: str = "orders/partials/order.html", **forms):
+    """After a change: the swapped part for htmx, or back to the order page (POST-redirect-GET)."""
+    if is_htmx():
+        return render_page_or_partial("orders/detail.html", partial, **_order_context(order, **forms))
+    return redirect(url_for("orders.detail", order_id=order.id))
+
+
+@bp.post("/<int:order_id>/comments")
+def comment(order_id: int):
+    """Add an employee's comment to the event feed."""
+    order = order_or_404(order_id)
+    form = CommentForm()
+    if form.validate_on_submit():
+        order.note(FeedKind.COMMENT, form.text.data.strip(), current_user)
+        db.session.commit()
+        return _order_response(order, "orders/partials/feed.html")
+    return _invalid(order, "orders/partials/feed.html", comment_form=form)
+
+
+@bp.post("/<int:order_id>/status")
+def change_status(order_id: int):
+    """Change the status; the feed records who changed it from what to what."""
+    order = order_or_404(order_id)
+    form = StatusForm()
+    form.status_id.choices = [(s.id, s.name) for s in db.session.scalars(select(Status))]
+    if form.validate_on_submit():
+        order.change_status(db.session.get(Status, form.status_id.data), current_user)
+        db.session.commit()
+        return _order_response(order)
+    return _invalid(order, status_form=form)
+
+
+@bp.post("/<int:order_id>/items")
+def add_item(order_id: int):
+    """Add a product or a free-text line to the order."""
+    order = order_or_404(order_id)
+    form = ItemForm()
+    form.product_id.choices = _product_choices()
+    if form.validate_on_submit():
+        product = db.session.get(Product, form.product_id.data) if form.product_id.data else None
+        name = (form.name.data or "").strip() or (product.name if product else "")
+        if not name:
+            form.name.errors.append("Choose a product or type the item's name.")
+        else:
+            try:
+                order.add_item(name, form.quantity.data, form.price.data, product, form.deductible.data)
+            except OrderLocked as locked:
+                abort(409, description=str(locked))
+            db.session.commit()
+            return _order_response(order)
+    return _invalid(order, item_form=form)
+
+
+@bp.post("/<int:order_id>/write-off")
+def write_off(order_id: int):
+    """Deduct the order's products from stock and freeze its items."""
+    order = order_or_404(order_id)
+    if not current_user.can_write_off:
+        abort(403, description="You are not allowed to write off products. Ask an administrator for the permission.")
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+    try:
+        order.write_off(current_user)
+    except OrderLocked as locked:
+        abort(409, description=str(locked))
+    db.session.commit()
+    flash(f"Products of order {order.number} written off.", "success")
+    return _order_response(order)
+
+
+def _invalid(order: Order, partial: str = "orders/partials/order.html", **forms):
+    """Re-show the order with the form's errors next to its fields (422 for htmx)."""
+    response = render_page_or_partial("orders/detail.html", partial, **_order_context(order, **forms))
+    response.status_code = 422
+    return response
