@@ -30,7 +30,7 @@ def index():
                           joinedload(Order.manager))
     page = db.paginate(query.order_by(SORTS[filters["sort"]], Order.id.desc()),
                        per_page=current_app.config["ORDERS_PER_PAGE"], error_out=False)
-    statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()
+    statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()  # filter
     return render_page_or_partial("orders/index.html", "orders/partials/table.html", page=page,
                                   filters=filters, statuses=statuses, locations=my_locations())
 
@@ -113,12 +113,19 @@ def detail(order_id: int):
 
 
 def _order_context(order: Order, **forms) -> dict:
-    status_form = forms.get("status_form") or StatusForm(status_id=order.status_id)
-    status_form.status_id.choices = [(s.id, s.name) for s in db.session.scalars(select(Status).order_by(Status.position, Status.name))]
-    item_form = forms.get("item_form") or ItemForm()
+    """The order page's forms: those given (with their errors), the others empty (formdata=None),
+    so a form that just succeeded is not shown again with what was typed."""
+    status_form = forms.get("status_form") or StatusForm(formdata=None, status_id=order.status_id)
+    status_form.status_id.choices = _status_choices()
+    item_form = forms.get("item_form") or ItemForm(formdata=None)
     item_form.product_id.choices = _product_choices()
     return {"order": order, "status_form": status_form, "item_form": item_form,
-            "comment_form": forms.get("comment_form") or CommentForm(), "confirm_form": ConfirmForm()}
+            "comment_form": forms.get("comment_form") or CommentForm(formdata=None),
+            "confirm_form": ConfirmForm()}
+
+
+def _status_choices() -> list[tuple[int, str]]:
+    return [(s.id, s.name) for s in db.session.scalars(select(Status).order_by(Status.position, Status.name))]
 
 
 def _product_choices() -> list[tuple[int, str]]:
@@ -150,7 +157,7 @@ def change_status(order_id: int):
     """Change the status; the feed records who changed it from what to what."""
     order = order_or_404(order_id)
     form = StatusForm()
-    form.status_id.choices = [(s.id, s.name) for s in db.session.scalars(select(Status))]
+    form.status_id.choices = _status_choices()
     if form.validate_on_submit():
         order.change_status(db.session.get(Status, form.status_id.data), current_user)
         db.session.commit()

@@ -1,0 +1,124 @@
+"""Browser tests: the app served on a free loopback port from a file database, Debian's Chromium
+driven by pytest-playwright, and htmx loaded from its CDN URL with its SRI hash — the test browser
+answers that URL with the same file fetched once from the npm registry, so the hash is checked."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.support.services import migrate_database
+from webapp import create_app
+from webapp.extensions import db
+from webapp.templating import HTMX_SRI, HTMX_URL, HTMX_VERSION
+
+E2E = Path(__file__).resolve().parent
+ARTIFACTS = E2E / "artifacts"
+CACHE = E2E / ".cache"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `make test` (it installs it) or `apt-get install chromium`.")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [
+        "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]}
+
+
+@pytest.fixture(scope="session")
+def htmx_file() -> bytes:
+    """htmx.min.js from the npm registry (cached in e2e/.cache), checked against our SRI hash."""
+    cached = CACHE / f"htmx-{HTMX_VERSION}.min.js"
+    if not cached.exists():
+        _fetch_htmx(cached)
+    body = cached.read_bytes()
+    digest = "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode()
+    assert digest == HTMX_SRI, f"htmx {HTMX_VERSION} from npm hashes to {digest}, the page expects {HTMX_SRI}"
+    return body
+
+
+def _fetch_htmx(target: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is needed once to fetch htmx for the browser tests: apt-get install npm")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([npm, "pack", f"htmx.org@{HTMX_VERSION}", "--silent"], cwd=tmp, check=True,
+                       capture_output=True, timeout=120)
+        with tarfile.open(next(Path(tmp).glob("htmx.org-*.tgz"))) as archive:
+            member = archive.extractfile("package/dist/htmx.min.js")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(member.read())
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory, redis_url):
+    """The real app on a SQLite file, migrated and seeded with the demo data."""
+    folder = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{folder / 'orderdock.db'}"
+    migrate_database(url, tmp_path_factory)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url, "SECRET_KEY": "e2e-secret",
+                      "INSTANCE_PATH": str(folder / "instance"), "CURRENCY": "EUR", "TIMEZONE": "Europe/Berlin"})
+    with app.app_context():
+        from webapp.demo import seed
+        app.config["DEMO_PASSWORD"] = seed()
+        db.session.remove()
+    return app
+
+
+@pytest.fixture(scope="session")
+def base_url(live_app):
+    """Serve the app on a free loopback port for the whole session (pytest-playwright reads base_url)."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def offline_browser(context, htmx_file):
+    """Nothing leaves loopback: every other URL is refused, the htmx CDN URL gets the npm file.
+    The route registered last wins, so the catch-all goes first."""
+    context.route("**/*", lambda route: route.continue_() if _is_loopback(route.request.url) else route.abort())
+    context.route(HTMX_URL, lambda route: route.fulfill(status=200, body=htmx_file,
+                                                       headers={"Content-Type": "application/javascript",
+                                                                "Access-Control-Allow-Origin": "*"}))
+    yield
+
+
+def _is_loopback(url: str) -> bool:
+    return url.startswith(("http://127.0.0.1", "http://localhost"))
+
+
+@pytest.fixture
+def demo_password(live_app) -> str:
+    return live_app.config["DEMO_PASSWORD"]
+
+
+@pytest.fixture
+def sign_in(page, base_url, demo_password):
+    def sign_in_as(login: str = "admin", password: str | None = None):
+        page.goto(f"{base_url}/login")
+        page.get_by_label("Login").fill(login)
+        page.get_by_label("Password").fill(password or demo_password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base_url}/orders/")
+        page.wait_for_function("window.htmx !== undefined")
+    return sign_in_as
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
