@@ -15,7 +15,17 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import (
-    Category, Client, Employee, FeedKind, Location, Order, OrderType, Product, Role, Status, StatusGroup,
+    Category,
+    Client,
+    Employee,
+    FeedKind,
+    Location,
+    Order,
+    OrderType,
+    Product,
+    Role,
+    Status,
+    StatusGroup,
 )
 from webapp.models.types import utcnow
 from webapp.phones import to_e164

@@ -6,7 +6,6 @@ import re
 
 import pytest
 from flask import g
-from sqlalchemy import text
 
 from tests.support import factories
 from webapp import create_app

@@ -2,7 +2,15 @@
 from webapp.models.catalog import PIECE, Category, Product
 from webapp.models.clients import Client
 from webapp.models.orders import (
-    GROUP_LABELS, Counter, FeedEntry, FeedKind, Order, OrderItem, OrderType, Status, StatusGroup,
+    GROUP_LABELS,
+    Counter,
+    FeedEntry,
+    FeedKind,
+    Order,
+    OrderItem,
+    OrderType,
+    Status,
+    StatusGroup,
 )
 from webapp.models.staff import Employee, Location, Role
 from webapp.models.stores import Store

@@ -1,7 +1,7 @@
 """Clients: list with search, detail with their orders, create and edit."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from webapp.access import limit_to_my_locations
@@ -41,7 +41,7 @@ def detail(client_id: int):
     client = db.get_or_404(Client, client_id, description="There is no such client.")
     orders = db.session.scalars(limit_to_my_locations(
         select(Order).where(Order.client_id == client.id).order_by(Order.created_at.desc()))).all()
-    return render_page_or_partial("clients/detail.html", "clients/detail.html", client=client, orders=orders)
+    return render_template("clients/detail.html", client=client, orders=orders)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -55,7 +55,7 @@ def new():
         db.session.commit()
         flash(f"Client {client.full_name} added.", "success")
         return redirect(url_for("clients.detail", client_id=client.id))
-    return render_page_or_partial("clients/form.html", "clients/form.html", form=form, client=None)
+    return render_template("clients/form.html", form=form, client=None)
 
 
 @bp.route("/<int:client_id>/edit", methods=["GET", "POST"])
@@ -68,7 +68,7 @@ def edit(client_id: int):
         db.session.commit()
         flash("Client saved.", "success")
         return redirect(url_for("clients.detail", client_id=client.id))
-    return render_page_or_partial("clients/form.html", "clients/form.html", form=form, client=client)
+    return render_template("clients/form.html", form=form, client=client)
 
 
 def _fill(client: Client, form: ClientForm) -> None:
@@ -85,9 +85,8 @@ def _unique_contact(form, current: Client | None = None) -> bool:
     if not form.first_name.data.strip():
         form.first_name.errors.append("Enter the client's first name.")
         return False
-    phone = to_e164(form.phone.data, current_app.config["PHONE_REGION"])
-    if form.phone.data and form.phone.data.strip() and phone is None:
-        form.phone.errors.append("This is not a phone number we can read. Include the country code, e.g. +49 30 1234567.")
+    phone = _typed_phone(form.phone)
+    if phone is False:
         return False
     twin = phone and db.session.scalar(select(Client).where(Client.phone == phone))
     if twin and twin is not current:
@@ -96,16 +95,26 @@ def _unique_contact(form, current: Client | None = None) -> bool:
     return True
 
 
+def _typed_phone(field) -> str | None | bool:
+    """The field's phone in E.164; None when left empty; False (with an error) when unreadable."""
+    typed = (field.data or "").strip()
+    if not typed:
+        return None
+    phone = to_e164(typed, current_app.config["PHONE_REGION"])
+    if phone is None:
+        field.errors.append("This is not a phone number we can read. Include the country code, e.g. +49 30 1234567.")
+        return False
+    return phone
+
+
 def find_or_create_client(form) -> Client | None:
     """The client an order form names: matched by phone or e-mail, else created.
 
     Returns None (with errors on the form) when nothing identifies the client."""
-    region = current_app.config["PHONE_REGION"]
-    phone = to_e164(form.phone.data, region)
-    email = (form.email.data or "").strip().lower() or None
-    if form.phone.data and form.phone.data.strip() and phone is None:
-        form.phone.errors.append("This is not a phone number we can read. Include the country code, e.g. +49 30 1234567.")
+    phone = _typed_phone(form.phone)
+    if phone is False:
         return None
+    email = (form.email.data or "").strip().lower() or None
     match = None
     if phone:
         match = db.session.scalar(select(Client).where(Client.phone == phone).order_by(Client.id))

@@ -1,7 +1,7 @@
 """The orders table and the order page: feed, status, items and write-off."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
@@ -12,7 +12,7 @@ from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm
 from webapp.htmx import is_htmx, render_page_or_partial
 from webapp.models import Client, FeedKind, Order, OrderType, Product, Status
 from webapp.models.orders import OrderLocked
-from webapp.phones import search_digits, to_e164
+from webapp.phones import search_digits
 from webapp.views.clients import find_or_create_client
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -82,7 +82,7 @@ def new():
             order = _create_order(form, client)
             flash(f"Order {order.number} created.", "success")
             return redirect(url_for("orders.detail", order_id=order.id))
-    return render_page_or_partial("orders/new.html", "orders/new.html", form=form, client=client)
+    return render_template("orders/new.html", form=form, client=client)
 
 
 def _preset_client(form: NewOrderForm) -> Client | None:

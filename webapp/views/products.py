@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
 from webapp.extensions import db
@@ -33,7 +33,7 @@ def detail(product_id: int):
     product = db.get_or_404(Product, product_id, description="There is no such product.")
     items = db.session.scalars(select(OrderItem).where(OrderItem.product_id == product.id)
                                .order_by(OrderItem.id.desc()).limit(20)).all()
-    return render_page_or_partial("products/detail.html", "products/detail.html", product=product, items=items)
+    return render_template("products/detail.html", product=product, items=items)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -59,7 +59,7 @@ def _edit(product: Product, is_new: bool):
         db.session.commit()
         flash(f"Product {product.name} saved.", "success")
         return redirect(url_for("products.detail", product_id=product.id))
-    return render_page_or_partial("products/form.html", "products/form.html", form=form, product=product, is_new=is_new)
+    return render_template("products/form.html", form=form, product=product, is_new=is_new)
 
 
 def _fill(product: Product, form: ProductForm) -> None:
