@@ -1,0 +1,11 @@
+"""Talking to the shops: one adapter per platform behind the ``Platform`` interface.
+
+Role: ``base.py`` is the contract (records, errors, rules), ``http.py`` the shared HTTP
+layer, and each platform's package (``cartum/``, ``shopify/``, ``woocommerce/``) an adapter.
+Nothing here imports Flask, the database, RQ or the app's other layers.
+"""
+from __future__ import annotations
+
+# Adapters register here under their ``Platform.name`` ("cartum", "shopify", "woocommerce"),
+# so the wizard's platform list and the sync jobs find them without naming a platform.
+PLATFORMS: dict[str, type] = {}
