@@ -1,0 +1,298 @@
+"""The WooCommerce adapter: REST API v3 behind the ``Platform`` interface.
+
+Role in ``platforms/``: decides *what* to ask a WooCommerce store for (``client.py`` does the
+HTTP, ``mapping.py`` the translation) and declares WooCommerce's ``RULES``.
+
+Options (``Platform(options=...)``, all optional, strings as stored):
+
+* ``timezone`` — the store's IANA time zone; only used for an order whose ``*_gmt`` date is
+  missing (default UTC).
+* ``query_string_auth`` — "1": over https send the key and secret as query parameters instead
+  of HTTP Basic, for servers that strip the Authorization header (woocommerce.md B2).
+
+Paging (B3, pitfalls.md #3/#4): orders are read oldest first, 100 a page, and each page is a
+*fresh* query starting at the last seen time (``after`` / ``modified_after`` one second
+earlier, ``dates_are_gmt=true``) rather than ``page=N`` of one query: an order changed during
+the run moves to the end of a ``modified`` ordering, and page numbers would then skip one.
+Orders sharing the boundary second are recognised by id and not returned twice; when a whole
+page shares one second, the next page of the same query is read instead. The checkpoint is
+this cursor as JSON. An ``updated_since`` run makes a second pass over ``status=trash``:
+WooCommerce's default ``status=any`` leaves trashed orders out, and a trashed order is a
+status change the back office should see.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from webapp.platforms.base import (
+    ApiNotAvailable, AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform,
+    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time,
+)
+from webapp.platforms.woocommerce import mapping
+from webapp.platforms.woocommerce.client import PER_PAGE, WooClient
+
+MAX_PAGES = 100_000  # ten million orders: a bound on every paging loop, never reached in practice
+
+RULES = PlatformRules(
+    excluded_initial_statuses=frozenset({"completed", "cancelled", "refunded", "failed", "trash"}),
+    statuses_in=True,
+    statuses_out=True,
+    completed_needs_write_off=frozenset({"completed"}),
+    needs_status_mapping=True,
+    initial_status_from_order_type=False,
+    tracks_updates=True,
+    delivery_transferred=False,
+    delivery_only_own_method=False,
+    identify_by=("name", "sku", "id"),
+    catalog_needs_sku=False,
+    sku_field="sku",
+    code_field="code",
+    category_choice="woocommerce_tree",
+    language_choice=False,
+    client_match_keys=("phone", "email"),
+    buyer_address_kept=False,
+    skip_without_items=True,
+    skip_without_contact=True,
+    credential_fields=(
+        CredentialField("consumer_key", "Consumer key", secret=False,
+                        help="WooCommerce > Settings > Advanced > REST API > Add key, with "
+                             "Read/Write permission. It starts with ck_."),
+        CredentialField("consumer_secret", "Consumer secret", secret=True,
+                        help="Shown once, next to the consumer key. It starts with cs_."),
+    ),
+    url_help="The WordPress site's address, e.g. https://shop.example.com (add the folder if "
+             "WordPress lives in one).",
+)
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    """Where an ``iter_orders`` run is; serialized as the page checkpoint."""
+
+    by: str  # "date" (created) or "modified": the field the run is ordered and resumed by
+    created_since: str | None
+    updated_since: str | None
+    status: str = "any"  # then "trash" for updated_since runs
+    mark: str | None = None  # the last returned order's time (GMT text)
+    seen: tuple[int, ...] = ()  # ids at ``mark`` already returned
+    page: int = 1
+
+    def dump(self) -> str:
+        return json.dumps({"v": 1, **asdict(self)}, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str) -> _Cursor:
+        try:
+            data = json.loads(text)
+            data.pop("v")
+            data["seen"] = tuple(int(i) for i in data["seen"])
+            return cls(**data)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise ValueError("This checkpoint does not come from the WooCommerce adapter.") from None
+
+    @property
+    def time_field(self) -> str:
+        return "date_modified" if self.by == "modified" else "date_created"
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"per_page": PER_PAGE, "page": self.page, "orderby": self.by,
+                                  "order": "asc", "dates_are_gmt": "true"}
+        if self.status != "any":
+            params["status"] = self.status
+        lower = self.mark or (self.updated_since if self.by == "modified" else self.created_since)
+        if lower:  # WooCommerce's after/modified_after are exclusive: one second earlier
+            params["modified_after" if self.by == "modified" else "after"] = _minus_second(lower)
+        if self.by == "modified" and self.created_since:
+            params["after"] = _minus_second(self.created_since)
+        return params
+
+
+def _minus_second(gmt: str) -> str:
+    return mapping.gmt_text(parse_platform_time(gmt, "UTC") - timedelta(seconds=1))
+
+
+class WooCommercePlatform(Platform):
+    """A WooCommerce store, read and written through REST API v3 (woocommerce.md)."""
+
+    name = "woocommerce"
+    title = "WooCommerce"
+    RULES = RULES
+    RATE = "5/second"  # WooCommerce has no API limit; this keeps a small shared host responsive
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.zone = clean_text(self.options.get("timezone")) or "UTC"
+        self._client: WooClient | None = None
+        self._products: dict[int, dict[str, Any]] = {}  # per run: id -> product JSON ({} = gone)
+        self._paths: dict[int, tuple[str, ...]] | None = None
+
+    @property
+    def client(self) -> WooClient:
+        if self._client is None:
+            self._client = WooClient(
+                self.url, self.credentials.get("consumer_key", ""),
+                self.credentials.get("consumer_secret", ""), self.request,
+                query_string_auth=clean_text(self.options.get("query_string_auth")) in ("1", "true", "yes"))
+        return self._client
+
+    # -- connection -------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """R-CON-4: a key that can read orders *and* write them (statuses go back, R-STA-3).
+
+        Reading: ``GET orders?per_page=1``. Writing: ``PUT orders/0`` with an empty body;
+        WooCommerce checks the key's write permission before the id, and order 0 never
+        exists, so a good key gets "Invalid ID." (400) and nothing is changed (B2, B6).
+        """
+        self.client.get_list("orders", {"per_page": 1})
+        try:
+            self.client.put("orders/0", {})
+        except (NotFound, Rejected):
+            pass
+
+    def statuses(self) -> list[RemoteStatus]:
+        """R-CON-5: ``reports/orders/totals`` lists every registered status, plugins' too.
+
+        A key whose user may not view reports, or a store without that route, gets the core
+        list; unknown statuses met later are kept as they come anyway.
+        """
+        try:
+            rows = self.client.get_list("reports/orders/totals").data
+        except (ApiNotAvailable, NotFound):
+            rows = None
+        except AuthFailed as error:
+            if not getattr(error, "platform_code", "").startswith("woocommerce_rest_cannot"):
+                raise
+            rows = None
+        return mapping.statuses_from_report(rows)
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def iter_orders(self, created_since: datetime | None = None,
+                    updated_since: datetime | None = None,
+                    resume_from: str | None = None) -> Iterator[OrdersPage]:
+        """Pages of orders, oldest first (see the module docstring for the paging scheme).
+
+        ``resume_from`` continues a checkpointed run with the filters that run started with;
+        ``created_since`` / ``updated_since`` are then ignored.
+        """
+        cursor: _Cursor | None = _Cursor.load(resume_from) if resume_from else _Cursor(
+            by="modified" if updated_since else "date",
+            created_since=mapping.gmt_text(created_since) if created_since else None,
+            updated_since=mapping.gmt_text(updated_since) if updated_since else None)
+        for _ in range(MAX_PAGES):
+            if cursor is None:
+                return
+            rows, cursor = self._read_page(cursor)
+            yield OrdersPage(self._map(rows), cursor.dump() if cursor else None)
+        raise BadPayload("WooCommerce kept returning pages beyond any plausible shop size.")
+
+    def _read_page(self, cursor: _Cursor) -> tuple[list[dict[str, Any]], _Cursor | None]:
+        """This page's new orders, and the cursor of the next page (None after the last)."""
+        answer = self.client.get_list("orders", cursor.params())
+        rows = [row for row in answer.data if isinstance(row, dict)]
+        times = [self._row_time(row, cursor) for row in rows]
+        fresh = [row for row, moment in zip(rows, times)
+                 if not (moment == cursor.mark and _row_id(row) in cursor.seen)]
+        more_pages = answer.total_pages is None or cursor.page < answer.total_pages
+        full = len(answer.data) >= PER_PAGE and more_pages
+        if not full or not rows:
+            return fresh, self._next_pass(cursor)
+        last = times[-1]
+        at_last = tuple(_row_id(row) for row, moment in zip(rows, times) if moment == last)
+        if last == cursor.mark:  # a whole page in one second: read on in the same query
+            seen = tuple(dict.fromkeys(cursor.seen + at_last))
+            return fresh, replace(cursor, seen=seen, page=cursor.page + 1)
+        return fresh, replace(cursor, mark=last, seen=at_last, page=1)
+
+    def _row_time(self, row: dict[str, Any], cursor: _Cursor) -> str | None:
+        moment = mapping.gmt_time(row, cursor.time_field, self.zone)
+        return mapping.gmt_text(moment) if moment else None
+
+    @staticmethod
+    def _next_pass(cursor: _Cursor) -> _Cursor | None:
+        if cursor.by == "modified" and cursor.status == "any":
+            return _Cursor(by="modified", created_since=cursor.created_since,
+                           updated_since=cursor.updated_since, status="trash")
+        return None
+
+    def fetch_orders(self, external_ids: Sequence[str]) -> list[RemoteOrder]:
+        """These orders by ``include=``; missing (deleted) ones are left out.
+
+        ``include`` alone means ``status=any``, which hides trashed orders, so ids not found
+        are asked for once more with ``status=trash``.
+        """
+        wanted = list(dict.fromkeys(i for i in map(clean_text, external_ids) if i.isdigit()))
+        rows: list[dict[str, Any]] = []
+        for status in ("any", "trash"):
+            missing = [i for i in wanted if i not in {str(r.get("id")) for r in rows}]
+            for start in range(0, len(missing), PER_PAGE):
+                chunk = missing[start:start + PER_PAGE]
+                params = {"include": ",".join(chunk), "per_page": PER_PAGE}
+                if status != "any":
+                    params["status"] = status
+                rows += [r for r in self.client.get_list("orders", params).data if isinstance(r, dict)]
+        return self._map(rows)
+
+    def push_status(self, external_id: str, platform_status_id: str) -> None:
+        """R-STA-3: ``PUT orders/<id>`` with ``{"status": ...}`` (B6).
+
+        The caller has already applied R-STA-3's write-off condition. WooCommerce answers with
+        the order; if a plugin kept another status, that is reported as Rejected.
+        """
+        ident, status = clean_text(external_id), clean_text(platform_status_id)
+        if not ident.isdigit():
+            raise NotFound()
+        order = self.client.put(f"orders/{ident}", {"status": status})
+        kept = clean_text(order.get("status")) if isinstance(order, dict) else ""
+        if kept and kept != status:
+            raise Rejected(f"WooCommerce kept order {ident} in status \"{kept}\" instead of "
+                           f"\"{status}\". A plugin on the shop may forbid this change.")
+
+    def order_url(self, external_id: str) -> str:
+        # The classic edit URL; with HPOS on, WooCommerce redirects it to admin.php?page=wc-orders.
+        return f"{self.url}/wp-admin/post.php?post={clean_text(external_id)}&action=edit"
+
+    def orders_url(self) -> str:
+        return f"{self.url}/wp-admin/edit.php?post_type=shop_order"
+
+    # -- products and categories, cached for the run ----------------------------------------
+
+    def _map(self, rows: list[dict[str, Any]]) -> tuple[RemoteOrder, ...]:
+        orders = [row for row in rows if not mapping.is_draft(row)]
+        self._load_products(mapping.product_ids(orders))
+        paths = self._category_paths() if self._products else {}
+        try:
+            return tuple(mapping.map_order(row, self._products, paths, zone=self.zone) for row in orders)
+        except (ValueError, TypeError, AttributeError, KeyError) as error:
+            raise BadPayload(f"WooCommerce sent an order we cannot read ({error}).") from None
+
+    def _load_products(self, ids: set[int]) -> None:
+        unknown = sorted(ids - self._products.keys())
+        for start in range(0, len(unknown), PER_PAGE):
+            chunk = unknown[start:start + PER_PAGE]
+            answer = self.client.get_list("products", {"include": ",".join(map(str, chunk)),
+                                                       "per_page": PER_PAGE})
+            found = {_row_id(p): p for p in answer.data if isinstance(p, dict)}
+            self._products.update({i: found.get(i, {}) for i in chunk})
+
+    def _category_paths(self) -> dict[int, tuple[str, ...]]:
+        if self._paths is None:
+            categories: list[dict[str, Any]] = []
+            for page in range(1, MAX_PAGES):
+                answer = self.client.get_list("products/categories", {"per_page": PER_PAGE, "page": page})
+                categories += [c for c in answer.data if isinstance(c, dict)]
+                last = answer.total_pages is not None and page >= answer.total_pages
+                if len(answer.data) < PER_PAGE or last:
+                    break
+            self._paths = mapping.category_paths(categories)
+        return self._paths
+
+
+def _row_id(row: dict[str, Any]) -> int:
+    ident = clean_text(row.get("id"))
+    return int(ident) if ident.isdigit() else -1
