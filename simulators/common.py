@@ -75,6 +75,12 @@ def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
                 state.faults.append({"kind": kind, "retry_after": body.get("retry_after", 1)})
         return jsonify(queued=len(state.faults))
 
+    @app.delete("/_sim/faults")
+    def sim_clear_faults():
+        with state.lock:
+            state.faults.clear()
+        return jsonify(queued=0)
+
     @app.get("/_sim/stats")
     def sim_stats():
         return jsonify(state.stats)

@@ -1,0 +1,221 @@
+"""The Shopify adapter: orders from the REST Admin API as normalized records.
+
+Role in ``platforms/``: ``ShopifyPlatform`` implements ``Platform`` for Shopify and states
+its ``RULES``; ``client.py`` does the HTTP, ``mapping.py`` the JSON -> records.
+
+What is particular to Shopify (SPEC, shopify.md):
+
+* No status sync either way (R-STA-4): ``statuses()`` lists the ids ``mapping.derive_status``
+  builds from ``cancelled_at`` / ``financial_status`` / ``fulfillment_status``, for display
+  and for R-IMP-2's exclusions; ``push_status`` raises ``Rejected``, and the importer never
+  calls it because ``RULES.statuses_out`` is False.
+* Orders are always asked for with ``status=any``: the default (open) hides closed and
+  cancelled orders. By default Shopify only serves the last 60 days of orders unless the
+  app has the ``read_all_orders`` scope; older orders are silently absent.
+* Items get their product's description (``body_html`` as text) and category
+  (``product_type``) from ``products.json?ids=...``, 250 ids a request, cached per adapter.
+  Without the read_products scope the import goes on without them (logged).
+
+Options: ``api_version`` ("YYYY-MM", default ``client.API_VERSION``), ``page_size``
+(1-250, default 250). Credentials: ``access_token``, or ``client_id`` + ``client_secret``.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from webapp.platforms.base import (
+    AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError,
+    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, origin,
+)
+from webapp.platforms.http import PlatformHttp
+from webapp.platforms.shopify import mapping
+from webapp.platforms.shopify.client import (
+    MAX_LIMIT, ClientCredentials, ShopifyClient, StaticToken, checked_version,
+)
+
+log = logging.getLogger(__name__)
+
+PRODUCT_FIELDS = "id,body_html,product_type"
+PRODUCT_CACHE_SIZE = 10_000
+
+TOKEN_HELP = (
+    "From a custom app made in the Shopify admin (Settings > Apps and sales channels > "
+    "Develop apps): its Admin API access token (shpat_...), shown once when the app is "
+    "installed. Give the app the scopes read_orders and read_products (add read_all_orders: "
+    "without it Shopify hides orders older than 60 days), and access to protected customer "
+    "data for buyer names and contacts. Shopify stopped offering new apps "
+    "of this kind on 1 January 2026: for an app made in Shopify's Dev Dashboard, leave this "
+    "empty and enter its client ID and secret instead.")
+
+RULES = PlatformRules(
+    excluded_initial_statuses=frozenset({mapping.FULFILLED, mapping.CANCELLED, mapping.REFUNDED}),
+    statuses_in=False,
+    statuses_out=False,
+    completed_needs_write_off=frozenset(),
+    needs_status_mapping=False,
+    initial_status_from_order_type=True,
+    tracks_updates=True,
+    delivery_transferred=True,
+    delivery_only_own_method=False,
+    identify_by=("name", "sku", "id"),
+    catalog_needs_sku=False,
+    sku_field="sku",
+    code_field="code",
+    category_choice="single",
+    language_choice=False,
+    client_match_keys=("phone",),
+    buyer_address_kept=True,
+    skip_without_items=False,
+    skip_without_contact=False,
+    credential_fields=(
+        CredentialField("access_token", "Admin API access token", secret=True, help=TOKEN_HELP),
+        CredentialField("client_id", "Client ID (Dev Dashboard app, optional)", secret=False,
+                        help="Only for an app made in Shopify's Dev Dashboard and installed on "
+                             "your own shop. Orderdock exchanges the client ID and secret for "
+                             "an access token and renews it when it expires."),
+        CredentialField("client_secret", "Client secret (Dev Dashboard app, optional)",
+                        secret=True, help="The same app's client secret."),
+    ),
+    url_help=("The shop's Shopify address, such as https://my-shop.myshopify.com, not its own "
+              "domain: see Settings > Domains in the Shopify admin."),
+)
+
+
+class ShopifyPlatform(Platform):
+    """One Shopify shop, read through its REST Admin API."""
+
+    name = "shopify"
+    title = "Shopify"
+    RULES = RULES
+    RATE = "2/second"  # the Standard plan's leak rate (A7); Advanced and Plus allow more
+
+    def __init__(self, url: str, credentials: Mapping[str, str], options: Mapping[str, str],
+                 http: PlatformHttp, *, budget_key: str | None = None) -> None:
+        super().__init__(url, credentials, options, http, budget_key=budget_key)
+        self.origin = origin(self.url)
+        self.client = ShopifyClient(
+            self.request, self.origin, self._auth(),
+            api_version=checked_version(self.options.get("api_version")),
+            pause=lambda seconds: self.http.budget.pause(self.budget_key, seconds),
+            page_size=_page_size(self.options.get("page_size")))
+        self._products: dict[str, mapping.ProductInfo | None] = {}
+        self._products_denied = False
+
+    def _auth(self) -> StaticToken | ClientCredentials:
+        client_id = clean_text(self.credentials.get("client_id"))
+        secret = clean_text(self.credentials.get("client_secret"))
+        if client_id and secret:
+            return ClientCredentials(self.request, self.origin, client_id, secret)
+        return StaticToken(self.credentials.get("access_token", ""))
+
+    # --- Platform ---------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """``shop.json`` proves the address and token; ``orders/count.json`` the read_orders
+        scope, which ``shop.json`` does not need."""
+        try:
+            shop = self.client.get("shop").get("shop")
+        except NotFound:
+            raise BadPayload("There is no Shopify Admin API at this address. Enter the shop's "
+                             "my-shop.myshopify.com address.") from None
+        if not isinstance(shop, Mapping):
+            raise BadPayload("This address answers, but not like a Shopify shop. Enter the "
+                             "shop's my-shop.myshopify.com address.")
+        self.client.get("orders/count", {"status": "any"})
+
+    def statuses(self) -> list[RemoteStatus]:
+        return list(mapping.STATUSES)
+
+    def iter_orders(self, created_since: datetime | None = None,
+                    updated_since: datetime | None = None,
+                    resume_from: str | None = None) -> Iterator[OrdersPage]:
+        """Pages of ``orders.json?status=any``, newest first. The checkpoint is the next
+        page's ``page_info`` cursor, which carries the run's filters with it."""
+        params = {"status": "any"}
+        if created_since is not None:
+            params["created_at_min"] = _shopify_time(created_since)
+        if updated_since is not None:
+            params["updated_at_min"] = _shopify_time(updated_since)
+        pages = self.client.pages("orders", "orders", params, page_info=clean_text(resume_from) or None)
+        for raw, cursor in pages:
+            yield OrdersPage(self._map(raw), checkpoint=cursor)
+
+    def fetch_orders(self, external_ids: Sequence[str]) -> list[RemoteOrder]:
+        wanted = list(dict.fromkeys(i for i in map(clean_text, external_ids) if i.isdigit()))
+        found: dict[str, RemoteOrder] = {}
+        for start in range(0, len(wanted), MAX_LIMIT):
+            params = {"ids": ",".join(wanted[start:start + MAX_LIMIT]), "status": "any"}
+            for raw, _ in self.client.pages("orders", "orders", params):
+                found.update((order.external_id, order) for order in self._map(raw))
+        return [found[i] for i in wanted if i in found]
+
+    def push_status(self, external_id: str, platform_status_id: str) -> None:
+        raise Rejected("Orderdock does not change order statuses on Shopify: Shopify orders "
+                       "have no single status to set, and statuses are not synchronized with "
+                       "Shopify in either direction (R-STA-4).")
+
+    def order_url(self, external_id: str) -> str:
+        return f"{self.origin}/admin/orders/{clean_text(external_id)}"
+
+    def orders_url(self) -> str:
+        return f"{self.origin}/admin/orders"
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _map(self, raw_orders: list[dict[str, Any]]) -> tuple[RemoteOrder, ...]:
+        products = self._product_infos(mapping.product_ids(raw_orders))
+        orders = []
+        for raw in raw_orders:
+            try:
+                orders.append(mapping.order_from_json(raw, products))
+            except (TypeError, ValueError) as exc:
+                raise BadPayload(f"Shopify order {clean_text(raw.get('id')) or '?'} could not "
+                                 f"be read: {exc}") from None
+        return tuple(orders)
+
+    def _product_infos(self, ids: set[str]) -> dict[str, mapping.ProductInfo]:
+        """Description and category of these products, fetched once per adapter."""
+        missing = sorted(i for i in ids - self._products.keys() if i.isdigit())
+        if missing and not self._products_denied:
+            if len(self._products) + len(missing) > PRODUCT_CACHE_SIZE:
+                self._products.clear()
+            try:
+                self._fetch_products(missing)
+            except AuthFailed:
+                # Without read_products the orders still import, without descriptions.
+                log.warning("Shopify %s: no access to products; items get no description or "
+                            "category", self.origin)
+                self._products_denied = True
+        return {i: info for i in ids if (info := self._products.get(i)) is not None}
+
+    def _fetch_products(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), MAX_LIMIT):
+            batch = ids[start:start + MAX_LIMIT]
+            self._products.update(dict.fromkeys(batch))  # deleted products stay None
+            params = {"ids": ",".join(batch), "fields": PRODUCT_FIELDS}
+            for products, _ in self.client.pages("products", "products", params):
+                self._products.update((clean_text(p.get("id")), mapping.product_info(p))
+                                      for p in products)
+
+
+def _shopify_time(moment: datetime) -> str:
+    """A filter time as Shopify's examples write it: ISO 8601 with offset, whole seconds
+    (rounded down, so the filter never starts after the moment asked for)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("Order filters need a timezone-aware time.")
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _page_size(value: Any) -> int:
+    text = clean_text(value)
+    if not text:
+        return MAX_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise PlatformError(f"The page_size option must be a number from 1 to {MAX_LIMIT}.")
+    return int(text)
+
+
+__all__ = ["RULES", "ShopifyPlatform"]
