@@ -15,7 +15,7 @@ def serving(platform: str, **options):
     """Yield a ``Simulator`` running ``simulators.<platform>`` on 127.0.0.1 until the block ends."""
     app = simulators.create_app(platform, **options)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield Simulator(f"http://127.0.0.1:{server.server_port}", app)
