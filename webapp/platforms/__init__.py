@@ -9,3 +9,9 @@ from __future__ import annotations
 # Adapters register here under their ``Platform.name`` ("cartum", "shopify", "woocommerce"),
 # so the wizard's platform list and the sync jobs find them without naming a platform.
 PLATFORMS: dict[str, type] = {}
+
+from webapp.platforms.cartum import CartumPlatform  # noqa: E402  (after PLATFORMS: adapters may read it)
+from webapp.platforms.shopify import ShopifyPlatform  # noqa: E402
+from webapp.platforms.woocommerce import WooCommercePlatform  # noqa: E402
+
+PLATFORMS.update({adapter.name: adapter for adapter in (CartumPlatform, ShopifyPlatform, WooCommercePlatform)})

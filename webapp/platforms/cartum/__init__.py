@@ -1,0 +1,342 @@
+"""The Cartum adapter (Cartum is Horoshop's international brand: same engine, same API).
+
+Role in ``platforms/``: ``CartumPlatform`` runs the flows ``sync/`` asks for (verify,
+statuses, pages of orders, re-reads, status push) over ``client.CartumClient`` (HTTP,
+token, envelope) and ``mapping`` (JSON -> records). Facts: ``shared/platforms/cartum.md``.
+
+Options (``Platform(options=...)``):
+
+* ``timezone`` - the store's IANA zone; ``stat_created`` and the ``from``/``to`` filters
+  carry no offset and are read and written in it. Default "Europe/Kyiv".
+* ``language`` - Cartum language key ("en", "ro", "ua", ...) for product names,
+  descriptions and categories (R-PRD-8) and for status names. Default: none, i.e.
+  English where the store has it, else the store's first language.
+* ``page_size`` - orders per ``orders/get`` call, 1..500. Default 100.
+
+**Finding changes without a "modified since" filter.** ``orders/get`` filters by creation
+date only, and orders carry no modification time (``RULES.tracks_updates`` is False). So a
+sync is two reads: new orders by date (``iter_orders(created_since=last run - overlap)``)
+and the still-open orders by id (``fetch_orders(open_ids)``, ``page_size`` ids per call),
+compared by ``sync/`` with what it has. ``iter_orders(updated_since=...)`` cannot do better
+than "created since" and is treated as such. Cost of one sync, with O open orders,
+N new orders, L = ``page_size`` and A distinct articles on the orders read::
+
+    1 auth (a token lives 600 s; a new adapter signs in once)
+    + ceil((N + 1) / L)   new orders, the last page being short or empty
+    + ceil(O / L)         re-reading open orders by id
+    + ceil(A / 100)       catalog/export for names, descriptions and categories
+
+e.g. 400 open orders, 10 new, L = 100 and 150 articles: 1 + 1 + 4 + 2 = 8 requests,
+about 4 s at RATE; every 5 minutes that is under 100 requests an hour. The cost grows
+with the number of *open* orders, not with the size of the shop's history; a larger
+``page_size`` (up to 500) divides it.
+
+Paging: ``limit``/``offset`` over a window whose upper bound (``to``) is fixed when the
+run starts, so orders placed during a long import do not shift the pages; they are the
+next run's. The checkpoint string holds the window and the offset reached.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from webapp.platforms.base import (
+    BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError, PlatformRules,
+    Rejected, RemoteOrder, RemoteStatus, clean_text, origin,
+)
+from webapp.platforms.cartum import mapping
+from webapp.platforms.cartum.client import CartumClient, Envelope, FunctionUnavailable
+
+if TYPE_CHECKING:
+    from webapp.platforms.http import PlatformHttp
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 500
+"""The catalog export is documented as capped at 500 per call; orders are paged no larger."""
+CATALOG_BATCH = 100
+"""Articles per ``catalog/export`` call: descriptions are HTML, so keep answers small."""
+MAX_PAGES = 10_000
+"""Bound on one iteration: 5 million orders at the largest page size."""
+CATALOG_FIELDS = ["article", "title", "description", "short_description", "parent"]
+_TIME = "%Y-%m-%d %H:%M:%S"
+
+RULES = PlatformRules(
+    excluded_initial_statuses=frozenset({mapping.DELIVERED}),
+    statuses_in=True,
+    statuses_out=True,
+    completed_needs_write_off=frozenset(),
+    needs_status_mapping=True,
+    initial_status_from_order_type=False,
+    tracks_updates=False,
+    delivery_transferred=True,
+    delivery_only_own_method=True,
+    identify_by=("name", "article"),
+    catalog_needs_sku=True,
+    sku_field="item_number",
+    code_field=None,
+    category_choice="single",
+    language_choice=True,
+    client_match_keys=("phone",),
+    buyer_address_kept=False,
+    skip_without_items=False,
+    skip_without_contact=False,
+    credential_fields=(
+        CredentialField("login", "Login", secret=False,
+                        help="The username from the shop's Settings > Administrators, not the "
+                             "e-mail. A separate user with the manager role keeps the "
+                             "integration working when the owner's password changes."),
+        CredentialField("password", "Password", secret=True,
+                        help="That administrator's password."),
+    ),
+    url_help="The shop's address, e.g. https://myshop.com; the API lives on the same domain.",
+)
+
+
+class CartumPlatform(Platform):
+    """One Cartum shop. See the module docstring for options, paging and the cost of a sync."""
+
+    name = "cartum"
+    title = "Cartum"
+    RULES = RULES
+    RATE = "2/second"
+    """Cartum publishes no request limit (fact sheet: none stated); two a second keeps an
+    initial import polite to a hosted shop and is the shared budget's default."""
+
+    def __init__(self, url: str, credentials: Mapping[str, str], options: Mapping[str, str],
+                 http: PlatformHttp, *, budget_key: str | None = None) -> None:
+        super().__init__(url, credentials, options, http, budget_key=budget_key)
+        self.timezone = clean_text(self.options.get("timezone")) or mapping.DEFAULT_TIMEZONE
+        self._zone = _zone(self.timezone)
+        self.language = clean_text(self.options.get("language")).lower()
+        self.page_size = _page_size(self.options.get("page_size"))
+        self.client = CartumClient(self.url, self.credentials.get("login", ""),
+                                   self.credentials.get("password", ""), self.request)
+        self._catalog: dict[str, mapping.CatalogEntry | None] = {}
+
+    # --- connection and statuses ------------------------------------------------------------
+
+    def verify(self) -> None:
+        """R-CON-4: sign in afresh, then read one order to prove the user may read orders."""
+        self.client.authenticate()
+        self.client.call("orders/get", {"limit": 1, "offset": 0})
+
+    def statuses(self) -> list[RemoteStatus]:
+        """R-CON-5: the store's statuses (custom ones included), names in ``language``.
+
+        Stores older than v4.0 answer UNDEFINED_FUNCTION: they have only the built-in five.
+        """
+        try:
+            answer = self.client.call("orders/get_available_statuses")
+        except FunctionUnavailable:
+            return list(mapping.BUILT_IN_STATUSES)
+        return mapping.statuses(answer.response, self.language) or list(mapping.BUILT_IN_STATUSES)
+
+    # --- reading orders ---------------------------------------------------------------------
+
+    def iter_orders(self, created_since: datetime | None = None,
+                    updated_since: datetime | None = None,
+                    resume_from: str | None = None) -> Iterator[OrdersPage]:
+        """Pages of orders created at or after ``created_since`` (see the module docstring).
+
+        ``updated_since`` is read as "created since" (Cartum cannot tell changed orders);
+        when both are given the earlier one wins, so nothing asked for is left out.
+        """
+        cursor = _Cursor.load(resume_from) if resume_from else self._first_cursor(
+            min((t for t in (created_since, updated_since) if t is not None), default=None))
+        previous_first = None
+        for _ in range(MAX_PAGES):
+            raw = self._orders(cursor.query(self.page_size))
+            first = clean_text(raw[0].get("order_id")) if raw else None
+            if first is not None and first == previous_first:
+                raise BadPayload("The shop sent the same page of orders twice (it ignores "
+                                 "'offset'); the import stopped so that nothing is missed.")
+            # A page longer than asked means the shop ignored 'limit' and sent everything.
+            following = cursor.after(len(raw)) if len(raw) == self.page_size else None
+            yield OrdersPage(self._map(raw, since=cursor.since), following.dump() if following else None)
+            if following is None:
+                return
+            cursor, previous_first = following, first
+        raise PlatformError(f"The shop kept sending full pages after {MAX_PAGES} pages; the import "
+                            "stopped to be safe. Contact support.")
+
+    def _first_cursor(self, since: datetime | None) -> _Cursor:
+        until = datetime.now(timezone.utc).astimezone(self._zone)
+        start = since.astimezone(self._zone).strftime(_TIME) if since else ""
+        return _Cursor(start=start, end=until.strftime(_TIME), offset=0,
+                       since=since.astimezone(timezone.utc).isoformat() if since else "")
+
+    def fetch_orders(self, external_ids: Sequence[str]) -> list[RemoteOrder]:
+        """These orders re-read by number (``orders/get`` with ``ids``), in batches."""
+        wanted = list(dict.fromkeys(clean_text(i) for i in external_ids if clean_text(i)))
+        found: list[RemoteOrder] = []
+        for start in range(0, len(wanted), self.page_size):
+            batch = wanted[start:start + self.page_size]
+            raw = self._orders({"ids": [_number(i) for i in batch], "limit": len(batch), "offset": 0})
+            found.extend(order for order in self._map(raw) if order.external_id in batch)
+        return found
+
+    def _orders(self, query: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        answer = self.client.call("orders/get", query)
+        if answer.status == "EMPTY":
+            return []
+        orders = answer.get("orders")
+        if isinstance(orders, Mapping):
+            orders = list(orders.values())
+        if not isinstance(orders, list):
+            raise BadPayload("The shop's order list came without orders; check the Website URL.")
+        return [order for order in orders if isinstance(order, Mapping)]
+
+    def _map(self, raw: list[Mapping[str, Any]], since: str = "") -> list[RemoteOrder]:
+        catalog = self._look_up(mapping.line_articles(raw))
+        floor = datetime.fromisoformat(since) if since else None
+        result = []
+        for entry in raw:
+            try:
+                order = mapping.order(entry, zone=self.timezone, language=self.language, catalog=catalog)
+            except (TypeError, ValueError) as exc:
+                # One broken order must not stop the store's sync (pitfalls #9); the number
+                # and the reason are enough to find it, no personal data is logged.
+                log.warning("cartum %s: order %s skipped: %s", origin(self.url),
+                            clean_text(entry.get("order_id")) or "?", exc)
+                continue
+            if floor is None or order.created_at >= floor:  # a shop ignoring the time part
+                result.append(order)
+        return result
+
+    def _look_up(self, articles: set[str]) -> dict[str, mapping.CatalogEntry | None]:
+        """R-PRD-8: names, descriptions, categories by article, once per adapter instance."""
+        missing = sorted(articles - self._catalog.keys())
+        for start in range(0, len(missing), CATALOG_BATCH):
+            batch = missing[start:start + CATALOG_BATCH]
+            found = self._export(batch)
+            self._catalog.update({article: found.get(article) for article in batch})
+        return {article: self._catalog.get(article) for article in articles}
+
+    def _export(self, articles: list[str]) -> dict[str, mapping.CatalogEntry]:
+        query = {"expr": {"article": articles}, "offset": 0, "limit": len(articles),
+                 "includedParams": CATALOG_FIELDS}
+        try:
+            answer = self.client.call("catalog/export", query)
+        except PlatformError as error:
+            # The shop refused this look-up itself (UNDEFINED_FUNCTION on an old store, or an
+            # ERROR for the query): products without descriptions beat orders not imported,
+            # so the lines keep their own titles. Anything else (auth, HTML, 5xx) fails the page.
+            if not isinstance(error, FunctionUnavailable) and (
+                    type(error) is not PlatformError or error.retryable):
+                raise
+            log.warning("cartum %s: catalog/export refused (%s); lines keep their own titles",
+                        origin(self.url), error.code)
+            return {}
+        return mapping.catalog_entries(answer.get("products") or (), self.language)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def push_status(self, external_id: str, platform_status_id: str) -> None:
+        """R-STA-1: ``orders/update`` with this one order's new status.
+
+        Sent once (``retry=False``): a repeated update could notify the buyer twice, and a
+        repeated cancel fails because a cancelled order is read-only. When Cartum reports the
+        record as failed, the order is re-read: already at that status is success, gone is
+        NotFound, anything else is Rejected with the shop's reason.
+        """
+        change = {"order_id": _number(external_id), "status": _number(platform_status_id)}
+        answer = self.client.call("orders/update", {"orders": [change]}, retry=False)
+        failed, reason = _update_failed(answer, clean_text(external_id))
+        if failed:
+            self._confirm_status(clean_text(external_id), clean_text(platform_status_id), reason)
+
+    def _confirm_status(self, external_id: str, status_id: str, reason: str) -> None:
+        orders = self.fetch_orders([external_id])
+        if not orders:
+            raise NotFound(f"Cartum has no order {external_id} (any more); it may have been deleted there.")
+        if orders[0].status_id == status_id:
+            return
+        raise Rejected(f"Cartum refused to set status {status_id} on order {external_id}"
+                       f"{f' ({reason})' if reason else ''}. Check the store's status mapping and "
+                       "the order in the shop; cancelled orders cannot be changed there.")
+
+    # --- links ------------------------------------------------------------------------------
+
+    def orders_url(self) -> str:
+        """The shop admin (it lives at ``/edit/``; its order list is its main screen)."""
+        return f"{origin(self.url)}/edit/"
+
+    def order_url(self, external_id: str) -> str:
+        """The shop admin: its order editor is addressed by an internal record id that the API
+        does not give (it differs from the order number), so no deeper link is possible."""
+        return self.orders_url()
+
+
+class _Cursor:
+    """Where an ``iter_orders`` run is: the fixed date window and the offset reached."""
+
+    def __init__(self, *, start: str, end: str, offset: int, since: str) -> None:
+        self.start, self.end, self.offset, self.since = start, end, offset, since
+
+    def query(self, limit: int) -> dict[str, Any]:
+        window = {"from": self.start} if self.start else {}
+        return {**window, "to": self.end, "limit": limit, "offset": self.offset}
+
+    def after(self, count: int) -> _Cursor:
+        return _Cursor(start=self.start, end=self.end, offset=self.offset + count, since=self.since)
+
+    def dump(self) -> str:
+        return json.dumps({"v": 1, "from": self.start, "to": self.end, "offset": self.offset,
+                           "since": self.since}, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str) -> _Cursor:
+        try:
+            data = json.loads(text)
+            if data.get("v") != 1:
+                raise ValueError("unknown version")
+            return cls(start=str(data["from"]), end=str(data["to"]), offset=int(data["offset"]),
+                       since=str(data.get("since") or ""))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise ValueError("This checkpoint was not made by the Cartum adapter; start the "
+                             "import again without it.") from None
+
+
+def _update_failed(answer: Envelope, external_id: str) -> tuple[bool, str]:
+    """Read ``orders/update``'s answer for our one order: (failed?, the shop's reason).
+
+    The log's entries may lack ``order_id`` and use ``message`` or ``messages`` (fact sheet
+    A.5), so an entry is matched by id, else by position.
+    """
+    log_entries = [e for e in (answer.get("log") or ()) if isinstance(e, Mapping)]
+    mine = next((e for e in log_entries if clean_text(e.get("order_id")) == external_id),
+                log_entries[0] if log_entries else None)
+    reason = clean_text((mine or {}).get("message") or (mine or {}).get("messages"))[:200]
+    entry_failed = mine is not None and clean_text(mine.get("status")).upper() not in ("", "OK")
+    return answer.status != "OK" or entry_failed, reason
+
+
+def _number(value: str) -> int | str:
+    """Cartum ids are integers; send them as such, anything else as typed."""
+    text = clean_text(value)
+    return int(text) if text.isdigit() else text
+
+
+def _page_size(value: Any) -> int:
+    try:
+        size = int(clean_text(value) or 100)
+    except ValueError:
+        raise ValueError("The Cartum page size must be a whole number from 1 to 500.") from None
+    return min(max(size, 1), MAX_PAGE_SIZE)
+
+
+def _zone(name: str) -> ZoneInfo | timezone:
+    if name.upper() in ("UTC", "GMT"):
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"Unknown time zone {name!r}; use an IANA name such as Europe/Kyiv.") from None
+
+
+__all__ = ["CartumPlatform", "RULES"]
