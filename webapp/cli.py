@@ -1,4 +1,4 @@
-"""Operator commands under `flask`: demo data and accounts."""
+"""Operator commands under `flask`: demo data, accounts, and platform payload previews."""
 from __future__ import annotations
 
 import click
@@ -9,8 +9,11 @@ from webapp.extensions import db
 
 
 def init_app(app: Flask) -> None:
+    from webapp.platforms.cli import platforms
+
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
+    app.cli.add_command(platforms)
 
 
 @click.command("seed-demo")

@@ -190,6 +190,21 @@ def _checked_host(host: str) -> str:
     return host
 
 
+def unwrap_orders(payload: Any, list_key: str, single_key: str) -> list[Mapping[str, Any]]:
+    """The order objects in a saved response: ``{list_key: [...]}``, ``{single_key: {...}}``,
+    a bare list, or a bare order. Raises ``BadPayload`` for anything else."""
+    if isinstance(payload, Mapping):
+        if isinstance(payload.get(list_key), list):
+            payload = payload[list_key]
+        elif isinstance(payload.get(single_key), Mapping):
+            payload = [payload[single_key]]
+        else:
+            payload = [payload]
+    if not isinstance(payload, list) or not all(isinstance(item, Mapping) for item in payload):
+        raise BadPayload("The file holds no orders: expected a list of orders or one order object.")
+    return payload
+
+
 def origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL: Cartum and Shopify APIs live at the site root."""
     parts = urlsplit(normalize_store_url(url))
@@ -249,6 +264,12 @@ class RemoteBuyer:
     def has_contact(self) -> bool:
         """True when there is a phone or an e-mail to find or reach the client by (R-IMP-5)."""
         return bool(self.phone or self.email)
+
+    @classmethod
+    @abstractmethod
+    def preview(cls, payload: Any, options: Mapping[str, str] | None = None) -> list[RemoteOrder]:
+        """The normalized orders in a saved API response (a list envelope or one order),
+        without any HTTP: for integrators debugging a payload (`flask platforms preview`)."""
 
     def __repr__(self) -> str:
         # Buyers are personal data: a repr ends up in logs, so say only what is present.

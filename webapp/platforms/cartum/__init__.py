@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from webapp.platforms.base import (
     BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError, PlatformRules,
-    Rejected, RemoteOrder, RemoteStatus, clean_text, origin,
+    Rejected, RemoteOrder, RemoteStatus, clean_text, origin, unwrap_orders,
 )
 from webapp.platforms.cartum import mapping
 from webapp.platforms.cartum.client import CartumClient, Envelope, FunctionUnavailable
@@ -106,6 +106,14 @@ class CartumPlatform(Platform):
     RATE = "2/second"
     """Cartum publishes no request limit (fact sheet: none stated); two a second keeps an
     initial import polite to a hosted shop and is the shared budget's default."""
+
+    @classmethod
+    def preview(cls, payload: Any, options: Mapping[str, str] | None = None) -> list[RemoteOrder]:
+        options = options or {}
+        zone = options.get("timezone") or mapping.DEFAULT_TIMEZONE
+        response = payload.get("response", payload) if isinstance(payload, Mapping) else payload
+        return [mapping.order(raw, zone=zone, language=options.get("language", ""))
+                for raw in unwrap_orders(response, "orders", "order")]
 
     def __init__(self, url: str, credentials: Mapping[str, str], options: Mapping[str, str],
                  http: PlatformHttp, *, budget_key: str | None = None) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from webapp.platforms.base import (
     AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError,
-    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, origin,
+    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, origin, unwrap_orders,
 )
 from webapp.platforms.http import PlatformHttp
 from webapp.platforms.shopify import mapping
@@ -91,6 +91,10 @@ class ShopifyPlatform(Platform):
     title = "Shopify"
     RULES = RULES
     RATE = "2/second"  # the Standard plan's leak rate (A7); Advanced and Plus allow more
+
+    @classmethod
+    def preview(cls, payload: Any, options: Mapping[str, str] | None = None) -> list[RemoteOrder]:
+        return [mapping.order_from_json(raw) for raw in unwrap_orders(payload, "orders", "order")]
 
     def __init__(self, url: str, credentials: Mapping[str, str], options: Mapping[str, str],
                  http: PlatformHttp, *, budget_key: str | None = None) -> None:

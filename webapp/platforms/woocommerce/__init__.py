@@ -23,14 +23,14 @@ status change the back office should see.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from webapp.platforms.base import (
     ApiNotAvailable, AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform,
-    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time,
+    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time, unwrap_orders,
 )
 from webapp.platforms.woocommerce import mapping
 from webapp.platforms.woocommerce.client import PER_PAGE, WooClient
@@ -122,6 +122,11 @@ class WooCommercePlatform(Platform):
     title = "WooCommerce"
     RULES = RULES
     RATE = "5/second"  # WooCommerce has no API limit; this keeps a small shared host responsive
+
+    @classmethod
+    def preview(cls, payload: Any, options: Mapping[str, str] | None = None) -> list[RemoteOrder]:
+        zone = (options or {}).get("timezone") or "UTC"
+        return [mapping.map_order(raw, zone=zone) for raw in unwrap_orders(payload, "orders", "order")]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
