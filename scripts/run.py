@@ -1,0 +1,244 @@
+"""`make run`: Orderdock with everything it needs, on this machine, until Ctrl-C.
+
+1. make sure a Redis answers (scripts/ensure_redis.py; starts a private one if needed),
+2. apply the database migrations and seed the demo data,
+3. start the web server, the RQ worker and the RQ scheduler as child processes,
+4. once the web port answers HTTP, print the URL and the demo login.
+
+Every child runs in its own process group, so a Ctrl-C in the terminal reaches only this
+launcher, which then stops the children in order (SIGTERM, SIGKILL after STOP_TIMEOUT
+seconds) and then the Redis it started. If a child dies on its own, the launcher says which
+and with what exit code, stops the rest and exits non-zero.
+
+Run it with the virtualenv's Python (``.venv/bin/python scripts/run.py``); settings come
+from the environment (PORT, REDIS_URL, DATABASE_URL, INSTANCE_PATH, ...).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ensure_redis import RedisUnavailable, die_with_parent, ensure_redis, port_is_free  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+FLASK = [PY, "-m", "flask", "--app", "webapp"]
+STOP_TIMEOUT = 10.0   # seconds a child gets to finish after SIGTERM (an RQ job in flight, say)
+START_TIMEOUT = 60.0  # seconds the web server gets to answer HTTP
+
+
+def process_specs(port: int) -> list[tuple[str, list[str]]]:
+    """The long-running processes of the product: (name, argv). Add a process with one line."""
+    return [
+        # Gunicorn rather than Flask's development server: the server a VPS runs, threaded,
+        # and a clean graceful stop on SIGTERM.
+        ("web", [PY, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                 "--threads", "4", "--graceful-timeout", "5", "--access-logfile", "-", "--no-control-socket",
+                 "webapp:create_app()"]),
+        ("worker", [PY, "worker.py", "work"]),
+        ("scheduler", [PY, "worker.py", "schedule"]),
+        # ("shopify-sim", [PY, "-m", "simulators", "shopify", "--port", "8101", "--orders", "50"]),
+    ]
+
+
+class Stop(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived."""
+
+
+class SetupFailed(Exception):
+    """A step before the children start failed; the message says which."""
+
+
+_print_lock = threading.Lock()
+
+
+def say(line: str) -> None:
+    with _print_lock:
+        try:
+            print(line, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    def spawn(self, env: dict) -> None:
+        self.proc = subprocess.Popen(
+            self.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+            start_new_session=True,  # own process group: the terminal's Ctrl-C is ours to relay
+            preexec_fn=die_with_parent(),  # and SIGTERM if the launcher itself is killed hard
+        )
+
+    def relay_output(self, width: int) -> None:
+        """Print the child's lines prefixed with its name, from a thread of its own."""
+        prefix = f"{self.name:<{width}} | "
+        self.reader = threading.Thread(target=self._relay, args=(prefix,), daemon=True)
+        self.reader.start()
+
+    def _relay(self, prefix: str) -> None:
+        for line in self.proc.stdout:
+            say(prefix + line.rstrip("\n"))
+
+    def signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)  # the group id is the child's pid (start_new_session)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def stop_children(children: list[Child]) -> None:
+    """SIGTERM to each child, SIGKILL to the whole group of any still running after STOP_TIMEOUT."""
+    running = [c for c in children if c.proc and c.proc.poll() is None]
+    if running:
+        say(f"Stopping {', '.join(c.name for c in running)}...")
+    for child in running:
+        child.proc.terminate()  # the main process only: an RQ worker finishes its job, gunicorn its requests
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for child in running:
+        try:
+            child.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"{child.name} did not stop within {STOP_TIMEOUT:.0f} s; killing it.")
+    for child in children:
+        if child.proc:
+            child.signal_group(signal.SIGKILL)  # the child if still there, and any leftover of its group
+            child.proc.wait()
+            if child.reader:
+                child.reader.join(timeout=2)
+
+
+def setup_command(args: list[str], env: dict, what: str) -> str:
+    """Run a flask CLI step to completion; its stdout, or SetupFailed."""
+    result = subprocess.run([*FLASK, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        sys.stdout.write(result.stdout)
+        raise SetupFailed(f"{what} failed ({describe_exit(result.returncode)}): flask --app webapp {' '.join(args)}")
+    return result.stdout
+
+
+def seed_demo(env: dict) -> tuple[str, str]:
+    """Seed the demo data; the (login, password) from its last line, `LOGIN <login> <password>`."""
+    out = setup_command(["seed-demo", "--print-login"], env, "Seeding the demo data")
+    lines = out.splitlines()
+    for line in lines:
+        if not line.startswith("LOGIN "):
+            say(line)
+    last = lines[-1].split() if lines else []
+    if len(last) != 3 or last[0] != "LOGIN":
+        raise SetupFailed("`flask --app webapp seed-demo --print-login` did not end with `LOGIN <login> <password>`")
+    return last[1], last[2]
+
+
+def wait_for_http(url: str, children: list[Child]) -> None:
+    """Until ``url`` answers HTTP at all; raise if a child dies or START_TIMEOUT passes."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        check_children(children)
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500:
+                say(f"Warning: {url} answers HTTP {exc.code}; see the web output above.")
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SetupFailed(f"The web server did not answer at {url} within {START_TIMEOUT:.0f} s.")
+
+
+class ChildDied(Exception):
+    pass
+
+
+def check_children(children: list[Child]) -> None:
+    for child in children:
+        code = child.proc.poll()
+        if code is not None:
+            raise ChildDied(f"{child.name} stopped unexpectedly ({describe_exit(code)}); stopping the rest.")
+
+
+def _on_signal(signum, _frame):
+    raise Stop(signum)
+
+
+def main() -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal was closed
+        signal.signal(sig, _on_signal)
+    port = int(os.environ.get("PORT", "5000"))
+    children: list[Child] = []
+    redis = None
+    code = 0
+    try:
+        if not port_is_free(port):
+            raise SetupFailed(f"Port {port} is already in use; choose another one, e.g. `PORT={port + 1} make run`.")
+        instance = ROOT / os.environ.get("INSTANCE_PATH", "instance")  # children run in ROOT too
+        redis = ensure_redis(os.environ.get("REDIS_URL"), instance, log=say)
+        env = {**os.environ, "REDIS_URL": redis.url, "PYTHONUNBUFFERED": "1"}
+        say(f"Redis: {redis.url}" + (" (started for this run)" if redis.started else ""))
+        say("Applying database migrations...")
+        setup_command(["db", "upgrade"], env, "Applying the migrations")
+        say("Seeding the demo data...")
+        login, password = seed_demo(env)
+
+        specs = process_specs(port)
+        width = max(len(name) for name, _ in specs)
+        children = [Child(name, argv) for name, argv in specs]
+        for child in children:  # every child first: die_with_parent needs no threads running
+            child.spawn(env)
+        for child in children:
+            child.relay_output(width)
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_http(url, children)
+        rule = "=" * 72
+        say(f"\n{rule}\n  Orderdock is running.\n"
+            f"  Sign in at {url} as {login} / {password}\n"
+            f"  Ctrl-C to stop.\n{rule}\n")
+        while True:
+            check_children(children)
+            time.sleep(0.2)
+    except Stop:
+        say("\nShutting down...")
+    except ChildDied as exc:
+        say(str(exc))
+        code = 1
+    except (SetupFailed, RedisUnavailable) as exc:
+        say(str(exc))
+        code = 1
+    finally:
+        # A second Ctrl-C must not interrupt the clean-up; STOP_TIMEOUT bounds it anyway.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        stop_children(children)
+        if redis is not None and redis.started:
+            say(f"Stopping the Redis started for this run ({redis.url})...")
+            redis.stop()
+    say("Stopped." if code == 0 else "Stopped after an error.")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""scripts/run.py (`make run`) end to end: a private Redis, migrations, demo login, web + worker +
+scheduler, and a clean stop. Runs on a temporary instance directory and free ports."""
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BANNER = re.compile(r"Sign in at (http://127\.0\.0\.1:\d+/) as (\S+) / (\S+)")
+REDIS_LINE = re.compile(r"Redis: (redis://127\.0\.0\.1:(\d+)/0) \(started for this run\)")
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class Launcher:
+    def __init__(self, tmp_path: Path):
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+        env.update(PORT=str(self.port), INSTANCE_PATH=str(tmp_path / "instance"),
+                   REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # nothing there: it starts its own
+        self.proc = subprocess.Popen([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: re.Pattern, timeout: float = 60) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            self.output.append(line)
+            if match := pattern.search(line):
+                return match
+        pytest.fail(f"no line matching {pattern.pattern!r}; output:\n{''.join(self.output)}")
+
+    def finish(self, timeout: float = 30) -> tuple[int, str]:
+        code = self.proc.wait(timeout)
+        time.sleep(0.2)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return code, "".join(self.output)
+
+    def stop(self):
+        """Teardown: let the launcher clean up as on Ctrl-C; kill it only if it hangs."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture
+def launcher(tmp_path):
+    started = Launcher(tmp_path)
+    yield started
+    started.stop()
+
+
+def test_make_run_serves_the_demo_and_stops_everything_on_ctrl_c(launcher):
+    redis_url, redis_port = launcher.wait_for(REDIS_LINE).groups()
+    url, login, password = launcher.wait_for(BANNER).groups()
+    assert url == f"http://127.0.0.1:{launcher.port}/"
+    children = children_of(launcher.proc.pid)
+    assert len(children) == 4  # its own Redis, web, worker, scheduler
+
+    session = requests.Session()
+    page = session.get(url + "login", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    signed_in = session.post(url + "login", data={"login": login, "password": password, "csrf_token": token},
+                             allow_redirects=False, timeout=10)
+    assert signed_in.status_code == 302, "the printed demo login does not work"
+
+    launcher.proc.send_signal(signal.SIGINT)
+    code, output = launcher.finish()
+    assert code == 0, output
+    assert "Stopped." in output
+    assert not listening(launcher.port)
+    assert not listening(int(redis_port))
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+
+
+def test_a_child_that_dies_stops_the_rest_and_fails(launcher):
+    redis_url, redis_port = launcher.wait_for(REDIS_LINE).groups()
+    launcher.wait_for(BANNER)
+    worker = next(pid for pid in children_of(launcher.proc.pid)
+                  if b"worker.py\x00work" in Path(f"/proc/{pid}/cmdline").read_bytes())
+
+    os.kill(worker, signal.SIGKILL)
+    code, output = launcher.finish()
+
+    assert code != 0
+    assert "worker stopped unexpectedly (killed by SIGKILL)" in output
+    assert not listening(launcher.port)
+    assert not listening(int(redis_port))
+
+
+def test_killing_the_launcher_outright_takes_its_children_with_it(launcher):
+    redis_url, redis_port = launcher.wait_for(REDIS_LINE).groups()
+    launcher.wait_for(BANNER)
+    children = children_of(launcher.proc.pid)
+    assert len(children) == 4
+
+    launcher.proc.kill()  # SIGKILL: no clean-up code runs; the kernel tells the children
+    launcher.proc.wait()
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (listening(launcher.port) or listening(int(redis_port))):
+        time.sleep(0.2)
+    assert not listening(launcher.port)
+    assert not listening(int(redis_port))
