@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from html.parser import HTMLParser
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -188,6 +189,50 @@ def _checked_host(host: str) -> str:
     if ascii_host != "localhost" and not (is_name and len(labels) > 1 and not labels[-1].isdigit()):
         raise ValueError("This is not a web address; enter it like https://shop.example.com.")
     return host
+
+
+class _TextCollector(HTMLParser):
+    _BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3",
+                         "h4", "h5", "h6", "blockquote", "section", "article", "hr"})
+    _SKIPPED = frozenset({"script", "style", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self._SKIPPED:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: Any) -> str:
+    """A platform's rich-text description as plain text for the back office: tags dropped
+    (script and style with their content), entities decoded, one line per paragraph or list
+    item ("- " before list items), runs of spaces collapsed."""
+    text = clean_text(html)
+    if not text:
+        return ""
+    collector = _TextCollector()
+    collector.feed(text)
+    collector.close()
+    lines = (re.sub(r"[ \t\r\f\v\u00a0]+", " ", line).strip()
+             for line in "".join(collector.parts).split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def unwrap_orders(payload: Any, list_key: str, single_key: str) -> list[Mapping[str, Any]]:

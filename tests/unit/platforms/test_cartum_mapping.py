@@ -237,7 +237,7 @@ def test_R_PRD_8_names_descriptions_and_category_come_in_the_store_language():
 def test_R_PRD_8_empty_translation_falls_back_to_english_then_any():
     catalog = catalog_entries(EXPORT, "ro")
     assert catalog["ABC123"].name == "Husă"
-    assert catalog["ABC123"].description == "Soft case& strap\nBlack"  # ro is "" (switched off)
+    assert catalog["ABC123"].description == "Soft case& strap\n- Black"  # ro is "" (switched off)
     assert catalog["OLD1"] == CatalogEntry("Charger", "", ("Chargers",))
     assert "" not in catalog
     assert localized({"ro": "", "ua": "Чохол"}, "ro") == "Чохол"

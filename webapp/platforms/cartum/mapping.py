@@ -22,18 +22,16 @@ The decisions made here, each with its reason:
 """
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from html.parser import HTMLParser
 from typing import Any
 
 from webapp.platforms.base import (
     CENT, ZERO, RemoteBuyer, RemoteDelivery, RemoteItem, RemoteOrder, RemoteStatus, clean_text,
-    money, money_or_none, parse_platform_time,
+    html_to_text, money, money_or_none, parse_platform_time,
 )
 
 DEFAULT_TIMEZONE = "Europe/Kyiv"
@@ -79,46 +77,6 @@ def localized(value: Any, language: str = "") -> str:
         if isinstance(text, (str, int, float)) and clean_text(text):
             return clean_text(text)
     return ""
-
-
-class _TextOnly(HTMLParser):
-    """Collects the text of an HTML fragment, with a line break per block element."""
-
-    BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "h5",
-                        "h6", "table", "section", "article"})
-    SKIPPED = frozenset({"style", "script"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in self.SKIPPED:
-            self._skipping += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIPPED:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(fragment: str) -> str:
-    """Cartum descriptions are HTML with inline CSS; the back office shows plain text."""
-    if "<" not in fragment:
-        return clean_text(html.unescape(fragment))
-    parser = _TextOnly()
-    parser.feed(fragment)
-    parser.close()
-    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)
 
 
 # ---------------------------------------------------------------------------------------------

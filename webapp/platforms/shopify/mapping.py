@@ -10,16 +10,14 @@ field can come back null, missing or "" and every reader here treats the three a
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from html.parser import HTMLParser
 from typing import Any
 
 from webapp.platforms.base import (
     ZERO, RemoteBuyer, RemoteDelivery, RemoteItem, RemoteOrder, RemoteStatus, clean_text,
-    money, parse_platform_time,
+    html_to_text, money, parse_platform_time,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -95,49 +93,6 @@ class ProductInfo:
 def product_info(product: Mapping[str, Any]) -> ProductInfo:
     """``body_html`` as plain text and ``product_type`` (our single category, R-PRD-5)."""
     return ProductInfo(html_to_text(product.get("body_html")), clean_text(product.get("product_type")))
-
-
-class _TextCollector(HTMLParser):
-    _BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3",
-                         "h4", "h5", "h6", "blockquote", "section", "article", "hr"})
-    _SKIPPED = frozenset({"script", "style", "template"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in self._SKIPPED:
-            self._skipping += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIPPED:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(html: Any) -> str:
-    """Shopify's rich-text description as plain text: tags dropped, entities decoded,
-    one line per paragraph or list item, runs of spaces collapsed."""
-    text = clean_text(html)
-    if not text:
-        return ""
-    collector = _TextCollector()
-    collector.feed(text)
-    collector.close()
-    lines = (re.sub(r"[ \t\r\f\v\u00a0]+", " ", line).strip()
-             for line in "".join(collector.parts).split("\n"))
-    return "\n".join(line for line in lines if line)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,11 +25,11 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from html.parser import HTMLParser
 from typing import Any
 
 from webapp.platforms.base import (
-    RemoteBuyer, RemoteItem, RemoteOrder, RemoteStatus, clean_text, money, parse_platform_time,
+    RemoteBuyer, RemoteItem, RemoteOrder, RemoteStatus, clean_text, html_to_text, money,
+    parse_platform_time,
 )
 
 # wc_get_order_statuses() without the "wc-" prefix, in WooCommerce's order (B4).
@@ -59,35 +59,6 @@ _MAX_DEPTH = 64  # category chains deeper than this are a data loop, not a real 
 def text(value: Any) -> str:
     """Plain text from WooCommerce's HTML-escaped names ("&ndash;" -> "–")."""
     return html.unescape(clean_text(value))
-
-
-class _TextOnly(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag in ("br", "p", "li", "div"):
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def plain_text(markup: Any) -> str:
-    """A product description's HTML as one line of text."""
-    parser = _TextOnly()
-    parser.feed(clean_text(markup))
-    parser.close()
-    return " ".join("".join(parser.parts).split())
 
 
 def object_id(value: Any) -> str:
@@ -222,7 +193,7 @@ def map_item(line: Mapping[str, Any], products: Mapping[int, Mapping[str, Any]] 
     product = (products or {}).get(int(parent_id)) if parent_id else None
     description = ""
     if product:
-        description = plain_text(product.get("short_description")) or plain_text(product.get("description"))
+        description = html_to_text(product.get("short_description")) or html_to_text(product.get("description"))
     categories = product_categories(product, paths or {})
     return RemoteItem(
         line_id=clean_text(line.get("id")),
