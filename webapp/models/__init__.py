@@ -13,9 +13,10 @@ from webapp.models.orders import (
     StatusGroup,
 )
 from webapp.models.staff import Employee, Location, Role
-from webapp.models.stores import Store
+from webapp.models.stores import ImportState, LogLevel, RunKind, RunState, Store, SyncLogEntry, SyncRun
 
 __all__ = [
     "GROUP_LABELS", "PIECE", "Category", "Client", "Counter", "Employee", "FeedEntry", "FeedKind", "Location",
     "Order", "OrderItem", "OrderType", "Product", "Role", "Status", "StatusGroup", "Store",
+    "ImportState", "LogLevel", "RunKind", "RunState", "SyncLogEntry", "SyncRun",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, select
+from sqlalchemy import Boolean, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -23,9 +23,12 @@ class Client(db.Model):
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
     phone_raw: Mapped[str] = mapped_column(String(64), default="")
-    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164, None when unreadable
+    # E.164, None when unreadable. Unique: one phone is one client (R-CLI-2), also under concurrent imports.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     email: Mapped[str | None] = mapped_column(String(254), index=True)  # lower-cased
     address: Mapped[str] = mapped_column(String(500), default="")
+    # An employee changed the name by hand: a later sync keeps it (pitfalls #12).
+    name_edited: Mapped[bool] = mapped_column(Boolean, default=False)
     # "not_specified" marks the single client used for orders whose buyer is unknown.
     system_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

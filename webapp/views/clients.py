@@ -72,8 +72,10 @@ def edit(client_id: int):
 
 
 def _fill(client: Client, form: ClientForm) -> None:
-    client.first_name = form.first_name.data.strip()
-    client.last_name = (form.last_name.data or "").strip()
+    first, last = form.first_name.data.strip(), (form.last_name.data or "").strip()
+    if client.id is not None and (first, last) != (client.first_name, client.last_name):
+        client.name_edited = True  # a later store sync keeps this name
+    client.first_name, client.last_name = first, last
     client.phone_raw = (form.phone.data or "").strip()
     client.phone = to_e164(client.phone_raw, current_app.config["PHONE_REGION"])
     client.email = (form.email.data or "").strip().lower() or None
