@@ -30,7 +30,7 @@ def index():
                           joinedload(Order.manager))
     page = db.paginate(query.order_by(SORTS[filters["sort"]], Order.id.desc()),
                        per_page=current_app.config["ORDERS_PER_PAGE"], error_out=False)
-    statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()  # filter
+    statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()
     return render_page_or_partial("orders/index.html", "orders/partials/table.html", page=page,
                                   filters=filters, statuses=statuses, locations=my_locations())
 
