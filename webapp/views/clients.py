@@ -20,12 +20,13 @@ def index():
     q = request.args.get("q", "").strip()[:100]
     query = select(Client).order_by(Client.last_name, Client.first_name, Client.id)
     if q:
-        query = query.where(_client_match(q))
+        query = query.where(client_match(q))
     page = db.paginate(query, per_page=30, error_out=False)
     return render_page_or_partial("clients/index.html", "clients/partials/table.html", page=page, q=q)
 
 
-def _client_match(text: str):
+def client_match(text: str):
+    """Match a client by name, e-mail, or phone digits typed in any format."""
     like = f"%{text}%"
     conditions = [Client.first_name.ilike(like), Client.last_name.ilike(like), Client.email.ilike(like),
                   (Client.first_name + " " + Client.last_name).ilike(like)]

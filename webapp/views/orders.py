@@ -12,8 +12,7 @@ from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm
 from webapp.htmx import is_htmx, render_page_or_partial
 from webapp.models import Client, FeedKind, Order, OrderType, Product, Status
 from webapp.models.orders import OrderLocked
-from webapp.phones import search_digits
-from webapp.views.clients import find_or_create_client
+from webapp.views.clients import client_match, find_or_create_client
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -56,15 +55,9 @@ def _apply_filters(query, filters: dict):
 
 
 def _text_match(text: str):
-    """Match the order number, the platform number, the client's name or phone."""
+    """Match the order number, the platform number, or the client (name, phone, e-mail)."""
     like = f"%{text}%"
-    conditions = [Order.number.ilike(like), Order.platform_number.ilike(like),
-                  Client.first_name.ilike(like), Client.last_name.ilike(like),
-                  (Client.first_name + " " + Client.last_name).ilike(like)]
-    digits = search_digits(text)
-    if digits:
-        conditions.append(Client.phone.like(f"%{digits}%"))
-    return or_(*conditions)
+    return or_(Order.number.ilike(like), Order.platform_number.ilike(like), client_match(text))
 
 
 @bp.route("/new", methods=["GET", "POST"])
