@@ -1,9 +1,13 @@
 """`make run`: Orderdock with everything it needs, on this machine, until Ctrl-C.
 
 1. make sure a Redis answers (scripts/ensure_redis.py; starts a private one if needed),
-2. apply the database migrations and seed the demo data,
-3. start the web server, the RQ worker and the RQ scheduler as child processes,
-4. once the web port answers HTTP, print the URL and the demo login.
+2. start one platform simulator per platform (demo shops on free loopback ports, with
+   credentials made up for this run) and wait until each answers,
+3. apply the database migrations, seed the demo data and connect a demo store to each
+   simulator (``flask stores demo``, told where they are by ORDERDOCK_DEMO_* variables),
+   which queues their initial imports,
+4. start the web server, the RQ worker and the RQ scheduler as child processes,
+5. once the web port answers HTTP, print the URL and the demo login.
 
 Every child runs in its own process group, so a Ctrl-C in the terminal reaches only this
 launcher, which then stops the children in order (SIGTERM, SIGKILL after STOP_TIMEOUT
@@ -15,8 +19,11 @@ from the environment (PORT, REDIS_URL, DATABASE_URL, INSTANCE_PATH, ...).
 """
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,11 +40,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 FLASK = [PY, "-m", "flask", "--app", "webapp"]
 STOP_TIMEOUT = 10.0   # seconds a child gets to finish after SIGTERM (an RQ job in flight, say)
-START_TIMEOUT = 60.0  # seconds the web server gets to answer HTTP
+AGAIN_TIMEOUT = 3.0   # seconds after a second SIGTERM before SIGKILL
+START_TIMEOUT = 60.0  # seconds the web server (and each simulator) gets to answer HTTP
+DEMO_PLATFORMS = ("cartum", "shopify", "woocommerce")
+DEMO_ORDERS = 150  # per demo shop, over its last 90 days
+SIM_SUFFIX = "-sim"
 
 
-def process_specs(port: int) -> list[tuple[str, list[str]]]:
-    """The long-running processes of the product: (name, argv). Add a process with one line."""
+def process_specs(port: int, simulators: dict[str, dict] | None = None) -> list[tuple[str, list[str]]]:
+    """The long-running processes of the product: (name, argv). Add a process with one line.
+
+    ``simulators`` (from ``demo_simulators``) adds one demo shop per platform, named
+    ``<platform>-sim``; they are started first, as the demo stores are connected to them.
+    """
     return [
         # Gunicorn rather than Flask's development server: the server a VPS runs, threaded,
         # and a clean graceful stop on SIGTERM.
@@ -46,8 +61,55 @@ def process_specs(port: int) -> list[tuple[str, list[str]]]:
                  "webapp:create_app()"]),
         ("worker", [PY, "worker.py", "work"]),
         ("scheduler", [PY, "worker.py", "schedule"]),
-        # ("shopify-sim", [PY, "-m", "simulators", "shopify", "--port", "8101", "--orders", "50"]),
+        *((platform + SIM_SUFFIX, simulator_argv(platform, sim)) for platform, sim in (simulators or {}).items()),
     ]
+
+
+def demo_simulators() -> dict[str, dict]:
+    """Per platform: a free port and the options (credentials) its simulator starts with.
+
+    The credentials are made up for this run: nothing secret is a constant in code, and the
+    demo stores are updated with them on every start.
+    """
+    options = {
+        "cartum": {"login": "manager", "password": secrets.token_urlsafe(12), "timezone": "Europe/Kyiv"},
+        "shopify": {"token": "shpat_" + secrets.token_hex(16)},
+        "woocommerce": {"consumer_key": "ck_" + secrets.token_hex(20), "consumer_secret": "cs_" + secrets.token_hex(20)},
+    }
+    return {platform: {"port": free_port(), "options": options[platform]} for platform in DEMO_PLATFORMS}
+
+
+def simulator_argv(platform: str, sim: dict) -> list[str]:
+    argv = [PY, "-m", "simulators", platform, "--port", str(sim["port"]), "--orders", str(DEMO_ORDERS)]
+    for key, value in sim["options"].items():
+        argv += ["--option", f"{key}={value}"]
+    return argv
+
+
+def demo_store_env(simulators: dict[str, dict]) -> dict[str, str]:
+    """What `flask stores demo` reads: each simulator's URL and how to sign in to it."""
+    env = {}
+    for platform, sim in simulators.items():
+        opts = sim["options"]
+        credentials = {"cartum": {"login": opts.get("login"), "password": opts.get("password")},
+                       "shopify": {"access_token": opts.get("token")},
+                       "woocommerce": {"consumer_key": opts.get("consumer_key"),
+                                       "consumer_secret": opts.get("consumer_secret")}}[platform]
+        settings = {"credentials": credentials, "timezone": opts.get("timezone", ""),
+                    "language": "en" if platform == "cartum" else ""}
+        env[f"ORDERDOCK_DEMO_{platform.upper()}_URL"] = sim_url(sim)
+        env[f"ORDERDOCK_DEMO_{platform.upper()}_SETTINGS"] = json.dumps(settings)
+    return env
+
+
+def sim_url(sim: dict) -> str:
+    return f"http://127.0.0.1:{sim['port']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class Stop(Exception):
@@ -123,12 +185,23 @@ def stop_children(children: list[Child]) -> None:
             child.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             say(f"{child.name} did not stop within {STOP_TIMEOUT:.0f} s; killing it.")
+            terminate_again(child)
     for child in children:
         if child.proc:
             child.signal_group(signal.SIGKILL)  # the child if still there, and any leftover of its group
             child.proc.wait()
             if child.reader:
                 child.reader.join(timeout=2)
+
+
+def terminate_again(child: Child) -> None:
+    """A second SIGTERM: an RQ worker's cold shutdown, which kills its work horse. The horse
+    runs in a process group of its own, out of reach of the SIGKILL to the worker's group."""
+    child.proc.terminate()
+    try:
+        child.proc.wait(AGAIN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def setup_command(args: list[str], env: dict, what: str) -> str:
@@ -153,7 +226,7 @@ def seed_demo(env: dict) -> tuple[str, str]:
     return last[1], last[2]
 
 
-def wait_for_http(url: str, children: list[Child]) -> None:
+def wait_for_http(url: str, children: list[Child], what: str = "The web server") -> None:
     """Until ``url`` answers HTTP at all; raise if a child dies or START_TIMEOUT passes."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -167,7 +240,31 @@ def wait_for_http(url: str, children: list[Child]) -> None:
             return
         except OSError:
             time.sleep(0.2)
-    raise SetupFailed(f"The web server did not answer at {url} within {START_TIMEOUT:.0f} s.")
+    raise SetupFailed(f"{what} did not answer at {url} within {START_TIMEOUT:.0f} s.")
+
+
+def start(children: list[Child], simulators: dict[str, dict], env: dict) -> tuple[str, str]:
+    """Steps 2 to 4: the simulators, the database and demo data, then the other children.
+    The demo login, from `seed-demo`."""
+    shops = [c for c in children if c.name.endswith(SIM_SUFFIX)]
+    for child in shops:  # before any thread: die_with_parent needs none running
+        child.spawn(env)
+    for platform, sim in simulators.items():
+        wait_for_http(sim_url(sim) + "/_sim/stats", shops, what=f"The {platform} simulator")
+    say("Applying database migrations...")
+    setup_command(["db", "upgrade"], env, "Applying the migrations")
+    say("Seeding the demo data...")
+    login, password = seed_demo(env)
+    env.update(demo_store_env(simulators))
+    for line in setup_command(["stores", "demo"], env, "Connecting the demo stores").splitlines():
+        say(line)
+    for child in children:  # every other child before the first relay thread
+        if child.proc is None:
+            child.spawn(env)
+    width = max(len(child.name) for child in children)
+    for child in children:
+        child.relay_output(width)
+    return login, password
 
 
 class ChildDied(Exception):
@@ -199,18 +296,9 @@ def main() -> int:
         redis = ensure_redis(os.environ.get("REDIS_URL"), instance, log=say)
         env = {**os.environ, "REDIS_URL": redis.url, "PYTHONUNBUFFERED": "1"}
         say(f"Redis: {redis.url}" + (" (started for this run)" if redis.started else ""))
-        say("Applying database migrations...")
-        setup_command(["db", "upgrade"], env, "Applying the migrations")
-        say("Seeding the demo data...")
-        login, password = seed_demo(env)
-
-        specs = process_specs(port)
-        width = max(len(name) for name, _ in specs)
-        children = [Child(name, argv) for name, argv in specs]
-        for child in children:  # every child first: die_with_parent needs no threads running
-            child.spawn(env)
-        for child in children:
-            child.relay_output(width)
+        simulators = demo_simulators()
+        children = [Child(name, argv) for name, argv in process_specs(port, simulators)]
+        login, password = start(children, simulators, env)
         url = f"http://127.0.0.1:{port}/"
         wait_for_http(url, children)
         rule = "=" * 72

@@ -10,10 +10,12 @@ from webapp.extensions import db
 
 def init_app(app: Flask) -> None:
     from webapp.platforms.cli import platforms
+    from webapp.stores_cli import stores
 
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(platforms)
+    app.cli.add_command(stores)
 
 
 @click.command("seed-demo")

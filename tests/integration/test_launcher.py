@@ -109,7 +109,7 @@ def test_make_run_serves_the_demo_and_stops_everything_on_ctrl_c(launcher):
     url, login, password = launcher.wait_for(BANNER).groups()
     assert url == f"http://127.0.0.1:{launcher.port}/"
     children = children_of(launcher.proc.pid)
-    assert len(children) == 4  # its own Redis, web, worker, scheduler
+    assert len(children) == 7  # its own Redis, web, worker, scheduler, three demo shops
 
     session = requests.Session()
     page = session.get(url + "login", timeout=10).text
@@ -146,7 +146,7 @@ def test_killing_the_launcher_outright_takes_its_children_with_it(launcher):
     redis_url, redis_port = launcher.wait_for(REDIS_LINE).groups()
     launcher.wait_for(BANNER)
     children = children_of(launcher.proc.pid)
-    assert len(children) == 4
+    assert len(children) == 7
 
     launcher.proc.kill()  # SIGKILL: no clean-up code runs; the kernel tells the children
     launcher.proc.wait()

@@ -1,0 +1,58 @@
+"""Delivery details as event-feed comments (R-DEL-1..4).
+
+Role in ``sync/``: the importer hands each order's ``RemoteDelivery`` here; this module
+decides, from ``PlatformRules`` alone, whether the platform's delivery is transferred at all
+(WooCommerce: no, R-DEL-4) and only for the shop's own methods (Cartum, R-DEL-3), and posts a
+new ``FeedKind.DELIVERY`` comment only when method, cost or address differ from the order's
+latest delivery comment (R-DEL-2). The comment's text is its own fingerprint, so no column
+is needed to remember what was posted.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import FeedEntry, FeedKind, Order
+from webapp.platforms.base import PlatformRules, RemoteDelivery
+
+NOT_GIVEN = "—"
+
+
+def is_transferred(rules: PlatformRules, delivery: RemoteDelivery | None) -> bool:
+    """R-DEL-1/3/4: does this platform's delivery become a comment?"""
+    if delivery is None or not rules.delivery_transferred:
+        return False
+    return delivery.is_own_method or not rules.delivery_only_own_method
+
+
+def delivery_text(delivery: RemoteDelivery, currency: str) -> str:
+    """The comment, e.g. "Delivery: Courier, cost 5.00 EUR, to Kyiv, Main St 1"."""
+    return (f"Delivery: {delivery.method_name or NOT_GIVEN}, cost {cost_text(delivery.cost, currency)}, "
+            f"to {delivery.recipient_address or NOT_GIVEN}")
+
+
+def cost_text(cost: Decimal | None, currency: str) -> str:
+    # None is Cartum's -1: the carrier prices it later, which is not the same as free.
+    return "not calculated" if cost is None else f"{cost:.2f} {currency}"
+
+
+def last_delivery_text(order: Order) -> str | None:
+    """The text of the order's latest delivery comment, None if there is none yet."""
+    if order.id is None:
+        return None
+    query = (select(FeedEntry.text).where(FeedEntry.order_id == order.id, FeedEntry.kind == FeedKind.DELIVERY)
+             .order_by(FeedEntry.id.desc()).limit(1))
+    return db.session.scalar(query)
+
+
+def post_delivery(order: Order, delivery: RemoteDelivery | None, rules: PlatformRules) -> bool:
+    """Add a delivery comment when the details are new or changed (R-DEL-2); True if added."""
+    if not is_transferred(rules, delivery):
+        return False
+    text = delivery_text(delivery, order.currency)
+    if text == last_delivery_text(order):
+        return False
+    order.note(FeedKind.DELIVERY, text)
+    return True

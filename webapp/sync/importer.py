@@ -1,0 +1,364 @@
+"""The idempotent upsert of one page of platform orders into our orders.
+
+Role in ``sync/``: the *importer*. A job hands it a page of ``RemoteOrder`` records; it
+creates or updates one ``Order`` per (store, external id) (R-IMP-7), with its status by the
+store's mapping (R-STA-2, R-IMP-6), client and products (``matching``), non-deductible items
+frozen after write-off (R-IMP-4, R-PRD-7), the amount as the total of the items (R-ORD-6)
+and delivery comments (``delivery``). Orders the rules keep out (R-IMP-2, R-IMP-5, R-ORD-7)
+are counted and logged. Every difference between platforms is read from ``PlatformRules``.
+
+Each order runs in its own SAVEPOINT, so one broken order is rolled back alone and the page
+goes on. Nothing here commits: the caller commits the page together with the store's
+checkpoint, so a killed worker resumes at a page boundary and re-imports nothing twice.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import Employee, FeedKind, LogLevel, Order, Role, Status, Store, SyncLogEntry, SyncRun
+from webapp.models.types import utcnow
+from webapp.platforms import PLATFORMS
+from webapp.platforms.base import PlatformRules, RemoteItem, RemoteOrder
+from webapp.sync import matching
+from webapp.sync.delivery import post_delivery
+from webapp.sync.platform import rules_for
+
+log = logging.getLogger(__name__)
+
+CREATED, UPDATED, UNCHANGED, SKIPPED, FAILED = "created", "updated", "unchanged", "skipped", "failed"
+QUANTITY_STEP, PRICE_STEP = Decimal("0.001"), Decimal("0.01")  # the columns' scales
+UNNAMED_LINE = "Item without a name"
+
+
+@dataclass
+class PageResult:
+    """What one page did; the same counts are added to the ``SyncRun``."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def count(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def import_orders(store: Store, run: SyncRun, orders: Sequence[RemoteOrder], *,
+                  initial: bool = False) -> PageResult:
+    """Upsert each order in its own SAVEPOINT, log skipped and failed ones, add the counts
+    (and ``fetched``) to ``run``. Never commits: the caller commits the page with the
+    store's checkpoint. With ``initial``, orders in ``RULES.excluded_initial_statuses`` are
+    skipped silently (R-IMP-2). Raises ValueError when the store has no location or order
+    type (every order would fail; the message says what to edit)."""
+    _check_store(store)
+    _hold_transaction()
+    page = _Page.of(store, run)
+    result = PageResult()
+    for remote in orders:
+        result.count(_import_one(page, remote, initial))
+    _add_counts(run, result, fetched=len(orders))
+    return result
+
+
+def _check_store(store: Store) -> None:
+    if store.location_id is None or store.order_type_id is None:
+        raise ValueError(f"The store {store.name!r} has no location or order type for its orders. "
+                         "Edit the store and choose both; the next sync imports its orders.")
+
+
+def _hold_transaction() -> None:
+    # Python's sqlite3 (legacy transaction mode) opens no transaction before a SAVEPOINT, and
+    # releasing such a savepoint commits it: each order would be committed on its own, ahead
+    # of the page's checkpoint. Opening the transaction here keeps the page one unit.
+    connection = db.session.connection().connection.dbapi_connection
+    if isinstance(connection, sqlite3.Connection) and not connection.in_transaction:
+        connection.execute("BEGIN")
+
+
+def _add_counts(run: SyncRun, result: PageResult, fetched: int) -> None:
+    run.fetched = (run.fetched or 0) + fetched
+    for name in (CREATED, UPDATED, UNCHANGED, SKIPPED, FAILED):
+        setattr(run, name, (getattr(run, name) or 0) + getattr(result, name))
+
+
+# ---------------------------------------------------------------------------------------------
+# One page: the store, its rules and what is looked up once per page
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Page:
+    store: Store
+    run: SyncRun
+    rules: PlatformRules
+    title: str
+    currency: str
+    region: str
+    statuses: dict[str, Status | None] = field(default_factory=dict)
+    managers: list[Employee] | None = None
+
+    @classmethod
+    def of(cls, store: Store, run: SyncRun) -> _Page:
+        config = current_app.config
+        return cls(store, run, rules_for(store), PLATFORMS[store.platform].title, config["CURRENCY"],
+                   config["PHONE_REGION"])
+
+    def mapped_status(self, remote: RemoteOrder) -> Status | None:
+        """R-STA-2: our status for the platform's, by the store's mapping; None if unmapped."""
+        if remote.status_id not in self.statuses:
+            target = (self.store.status_map or {}).get(remote.status_id)
+            self.statuses[remote.status_id] = _status(target)
+        status = self.statuses[remote.status_id]
+        if status is None:
+            self.log_unmapped(remote)
+        return status
+
+    def next_manager(self) -> Employee | None:
+        """R-CON-2 (our choice): the store's managers take new orders in turn."""
+        if self.managers is None:
+            self.managers = manager_candidates(self.store)
+        if not self.managers:
+            return None
+        turn = self.store.manager_turn or 0
+        self.store.manager_turn = (turn + 1) % len(self.managers)
+        return self.managers[turn % len(self.managers)]
+
+    def log(self, level: LogLevel, remote: RemoteOrder, reason: str) -> None:
+        db.session.add(SyncLogEntry(store_id=self.store.id, run_id=self.run.id, level=level,
+                                    external_id=remote.external_id, platform_number=remote.number,
+                                    reason=reason))
+
+    def log_once(self, remote: RemoteOrder, reason: str, per_order: bool = True) -> None:
+        """A skip noted once per store: overlapping sync windows see the same order (or the
+        same unmapped status) every 5 minutes, and one line says it all."""
+        seen = select(SyncLogEntry.id).where(SyncLogEntry.store_id == self.store.id, SyncLogEntry.reason == reason)
+        if per_order:
+            seen = seen.where(SyncLogEntry.external_id == remote.external_id)
+        if db.session.scalar(seen.limit(1)) is None:
+            self.log(LogLevel.SKIPPED, remote, reason)
+
+    def log_unmapped(self, remote: RemoteOrder) -> None:
+        self.log_once(remote, unmapped_reason(self.title, remote.status_id), per_order=False)
+
+
+def _status(target: object) -> Status | None:
+    try:
+        return db.session.get(Status, int(target))
+    except (TypeError, ValueError):
+        return None  # not mapped ("" or None in the store's settings)
+
+
+def manager_candidates(store: Store) -> list[Employee]:
+    """Active managers of the store: all who may see its location, or the selected ones."""
+    if not store.managers_all:
+        return sorted((person for person in store.managers if person.active), key=lambda person: person.id)
+    query = select(Employee).where(Employee.active.is_(True), Employee.role == Role.MANAGER).order_by(Employee.id)
+    return [person for person in db.session.scalars(query) if person.can_access(store.location_id)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules that keep an order out (R-IMP-2, R-IMP-5, R-ORD-7): pure, with the employee's advice
+# ---------------------------------------------------------------------------------------------
+
+
+def order_label(remote: RemoteOrder) -> str:
+    number = remote.number or remote.external_id
+    return number if number.startswith("#") else f"#{number}"
+
+
+def skip_reason(remote: RemoteOrder, rules: PlatformRules, currency: str, platform: str) -> str | None:
+    """Why this order is not imported, as an employee can act on it; None to import it."""
+    label = order_label(remote)
+    if remote.currency != currency:
+        return (f"Order {label} is in {remote.currency or 'no currency'}; this back office works in "
+                f"{currency}, so it was not imported. Enter it by hand if you need it here, or sell in "
+                f"{currency} on {platform}.")
+    if rules.skip_without_items and not remote.items:
+        return (f"Order {label} has no products on {platform}, so it was not imported. Add its "
+                "products there; the next sync imports it.")
+    if rules.skip_without_contact and (remote.buyer is None or not remote.buyer.has_contact):
+        return (f"Order {label} has no client e-mail or phone on {platform}, so it was not imported. "
+                "Add the buyer's e-mail or phone to the order there; the next sync imports it.")
+    return None
+
+
+def unmapped_reason(platform: str, status_id: str) -> str:
+    return (f'{platform} status "{status_id}" is not mapped to a back-office status: new orders in it '
+            "get their order type's first status and imported ones keep theirs. Map it in the "
+            "store's settings; the next sync applies it.")
+
+
+def failure_reason(remote: RemoteOrder, error: Exception) -> str:
+    message = str(getattr(error, "orig", None) or error).strip().splitlines()
+    detail = message[0][:300] if message else type(error).__name__
+    return (f"Order {order_label(remote)} could not be imported: {detail}. The next sync tries again; "
+            "if it keeps failing, contact support with this message.")
+
+
+# ---------------------------------------------------------------------------------------------
+# One order
+# ---------------------------------------------------------------------------------------------
+
+
+def _import_one(page: _Page, remote: RemoteOrder, initial: bool) -> str:
+    if initial and remote.status_id in page.rules.excluded_initial_statuses:
+        return SKIPPED  # R-IMP-2: finished orders are history, not work; nothing to report
+    reason = skip_reason(remote, page.rules, page.currency, page.title)
+    if reason is not None:
+        page.log_once(remote, reason)
+        return SKIPPED
+    try:
+        with db.session.begin_nested():
+            return _upsert(page, remote)
+    except Exception as error:  # one broken order must not stop the page: it is retried next run
+        log.warning("store %s: order %s failed", page.store.id, remote.external_id, exc_info=True)
+        page.log(LogLevel.FAILED, remote, failure_reason(remote, error))
+        return FAILED
+
+
+def find_order(store: Store, external_id: str) -> Order | None:
+    return db.session.scalar(select(Order).filter_by(store_id=store.id, external_id=external_id))
+
+
+def _upsert(page: _Page, remote: RemoteOrder) -> str:
+    order = find_order(page.store, remote.external_id)
+    if order is None:
+        try:
+            with db.session.begin_nested():
+                _create(page, remote)
+            return CREATED
+        except IntegrityError:
+            # Another worker imported it between our look-up and our insert (R-IMP-7).
+            order = find_order(page.store, remote.external_id)
+            if order is None:
+                raise
+    return UPDATED if _update(page, order, remote) else UNCHANGED
+
+
+def _create(page: _Page, remote: RemoteOrder) -> Order:
+    store = page.store
+    # Everything that queries comes first: an autoflush must not meet a half-built order.
+    status, manager = _initial_status(page, remote), page.next_manager()
+    client = matching.client_for(remote.buyer, page.rules, page.region)
+    order = Order(
+        number=_next_number(), store_id=store.id, external_id=remote.external_id,
+        platform_number=remote.number, location_id=store.location_id, order_type_id=store.order_type_id,
+        status=status, client=client, manager=manager, currency=remote.currency, created_at=remote.created_at,
+        platform_created_at=remote.created_at, synced_at=utcnow())
+    db.session.add(order)
+    _sync_items(page, order, remote.items)
+    post_delivery(order, remote.delivery, page.rules)
+    db.session.flush()  # inside the savepoint, so a duplicate key is caught by _upsert
+    return order
+
+
+def _next_number() -> str:
+    # The counter row is created on first use; two workers creating it at once collide on
+    # its primary key, and the loser just takes the next number from the winner's row.
+    try:
+        with db.session.begin_nested():
+            return Order.next_number()
+    except IntegrityError:
+        return Order.next_number()
+
+
+def _initial_status(page: _Page, remote: RemoteOrder) -> Status:
+    """R-IMP-6 / R-STA-2: the mapped status, else the order type's initial one."""
+    initial = page.store.order_type.initial_status
+    if page.rules.initial_status_from_order_type or not page.rules.statuses_in:
+        return initial
+    return page.mapped_status(remote) or initial
+
+
+def _update(page: _Page, order: Order, remote: RemoteOrder) -> bool:
+    """Apply what changed on the platform; True if anything did (``synced_at`` aside)."""
+    changed = _sync_status(page, order, remote)
+    client = matching.client_on_update(order.client, remote.buyer, page.rules, page.region)
+    if client is not order.client:
+        order.client, changed = client, True
+    changed |= _sync_items(page, order, remote.items)
+    changed |= post_delivery(order, remote.delivery, page.rules)
+    order.synced_at = utcnow()
+    return changed
+
+
+def _sync_status(page: _Page, order: Order, remote: RemoteOrder) -> bool:
+    if page.rules.initial_status_from_order_type or not page.rules.statuses_in:
+        return False  # R-IMP-6 / R-STA-4: the platform's status never moves ours
+    status = page.mapped_status(remote)
+    if status is None or status.id == order.status_id:
+        return False
+    previous = order.status.name
+    order.status = status
+    order.note(FeedKind.STATUS, f"Status changed on {page.title}: {previous} → {status.name}")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Items (R-IMP-4, R-ORD-6, R-PRD-7)
+# ---------------------------------------------------------------------------------------------
+
+
+def line_name(line: RemoteItem) -> str:
+    return matching.fit(line.name or line.sku or UNNAMED_LINE, matching.PRODUCT_WIDTHS["name"])
+
+
+def line_values(line: RemoteItem) -> tuple[Decimal, Decimal]:
+    """Quantity and price as the columns keep them, so an unchanged line compares equal."""
+    return (line.quantity.quantize(QUANTITY_STEP, ROUND_HALF_UP), line.price.quantize(PRICE_STEP, ROUND_HALF_UP))
+
+
+def _sync_items(page: _Page, order: Order, lines: Sequence[RemoteItem]) -> bool:
+    """Bring the order's items to the platform's lines; nothing changes after write-off.
+
+    Platform lines are matched to our items by product (or name), in line order. Items
+    with no platform line are left alone: an employee may have added them here.
+    """
+    if order.is_written_off:
+        return False  # R-IMP-4: the products are deducted; the platform no longer decides
+    unused = list(order.items)
+    changed = False
+    for line in lines:
+        changed |= _sync_line(page, order, line, unused)
+    if changed:
+        order.recompute_amount()
+    return changed
+
+
+def _sync_line(page: _Page, order: Order, line: RemoteItem, unused: list) -> bool:
+    quantity, price = line_values(line)
+    if quantity <= 0:  # removed on the platform (Shopify keeps such lines at 0)
+        item = _take(unused, None, line_name(line))
+        if item is not None:
+            order.items.remove(item)
+        return item is not None
+    product = matching.product_for(line, page.rules, page.store.identify_by)
+    item = _take(unused, product, line_name(line))
+    if item is None:
+        order.add_item(line_name(line), quantity, price, product=product, deductible=False)
+        return True
+    if (item.quantity, item.price) == (quantity, price):
+        return False
+    item.quantity, item.price = quantity, price
+    return True
+
+
+def _take(unused: list, product, name: str):
+    """The first not yet matched item of this product, else of this name."""
+    for wanted in (lambda item: product is not None and item.product is product,
+                   lambda item: item.name == name):
+        for item in unused:
+            if wanted(item):
+                unused.remove(item)
+                return item
+    return None

@@ -1,0 +1,131 @@
+"""Role in ``sync/``: the RQ entry points of the "sync" queue. They take ids, never objects,
+and read the platform through its adapter (``platform_for``) and write through the
+importer; the frame (lock, run state, failures) is ``runner.run_store_job``.
+
+* ``initial_import`` — R-IMP-2: the orders of the last two months, minus the platform's
+  excluded statuses. Resumable: each page is committed together with the adapter's
+  checkpoint on the store, and a restarted job goes on from there.
+* ``sync_store`` — R-IMP-1/3/4: what changed since the last complete run.
+* ``sync_orders`` — R-ORD-3/4: the given platform orders re-read now.
+
+A job runs inside the app context ``worker.py`` provides (it makes one when started by a
+plain ``rq worker``) and removes the database session when it ends. The worker's main
+process never opens the database, so a forked work horse starts with an empty pool.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import ImportState, Order, RunKind, RunState, Status, StatusGroup, SyncRun
+from webapp.sync.importer import import_orders
+from webapp.sync.platform import platform_for, rules_for
+from webapp.sync.runner import Context, Progress, in_app_context, run_store_job
+
+INITIAL_WINDOW = timedelta(days=61)
+"""R-IMP-2 "the last two months", counted back from the import's start: 61 days cover any
+two calendar months (July + August), so no order of the second month is left out."""
+OVERLAP = timedelta(minutes=10)
+"""A sync reads from the last complete run's start minus this: clocks differ between us and
+the shop, and an order saved while the last run was reading may carry an earlier time.
+Orders read twice are one order (the unique key store + external id, R-IMP-7)."""
+BATCH = 100  # orders re-read by id per request and per commit
+MANUAL_LOCK_WAIT = 60.0  # seconds an order update waits for a running sync of its store
+
+
+@in_app_context
+def initial_import(store_id: int, run_id: int | None = None, *, progress: Progress | None = None) -> int | None:
+    """R-IMP-2 for the store; the run's id, or None when it did not run (busy, inactive)."""
+    run = run_store_job(store_id, run_id, RunKind.INITIAL, _initial, progress=progress)
+    return run.id if run else None
+
+
+@in_app_context
+def sync_store(store_id: int, run_id: int | None = None, *, progress: Progress | None = None) -> int | None:
+    """R-IMP-1/3/4: new and changed orders since the last complete run."""
+    run = run_store_job(store_id, run_id, RunKind.SCHEDULED, _sync, progress=progress)
+    return run.id if run else None
+
+
+@in_app_context
+def sync_orders(store_id: int, external_ids: Sequence[str], run_id: int | None = None) -> int | None:
+    """R-ORD-3/4: these platform orders re-read and imported now."""
+    ids = list(dict.fromkeys(str(i) for i in external_ids))
+    run = run_store_job(store_id, run_id, RunKind.MANUAL, functools.partial(_update, ids=ids),
+                        wait=MANUAL_LOCK_WAIT)
+    return run.id if run else None
+
+
+def _update(ctx: Context, ids: list[str]) -> None:
+    ctx.run.expected = len(ids)
+    _reread(ctx, ids)
+
+
+def _initial(ctx: Context) -> None:
+    store, run = ctx.store, ctx.run
+    began = _import_began(store.id, run)
+    if store.import_state != ImportState.RUNNING or not store.checkpoint:
+        store.import_state, store.checkpoint = ImportState.RUNNING, None
+    db.session.commit()
+    pages = platform_for(store).iter_orders(created_since=began - INITIAL_WINDOW,
+                                            resume_from=store.checkpoint)
+    for page in pages:
+        import_orders(store, run, page.orders, initial=True)
+        store.checkpoint = page.checkpoint  # in the page's commit: a restart resumes after it
+        if page.checkpoint is None:  # the last page: a restart now must not start over
+            store.import_state, store.synced_until = ImportState.DONE, began
+        ctx.commit()
+    store.import_state, store.checkpoint, store.synced_until = ImportState.DONE, None, began
+
+
+def _import_began(store_id: int, run: SyncRun) -> datetime:
+    """When this initial import started: the first initial run since the last one that
+    succeeded. A resumed import's later runs must not move ``synced_until`` past changes
+    made to the pages its earlier runs read."""
+    last_done = select(func.coalesce(func.max(SyncRun.id), 0)).where(
+        SyncRun.store_id == store_id, SyncRun.kind == RunKind.INITIAL, SyncRun.state == RunState.SUCCEEDED)
+    first = db.session.scalar(select(func.min(SyncRun.started_at)).where(
+        SyncRun.store_id == store_id, SyncRun.kind == RunKind.INITIAL, SyncRun.id > last_done.scalar_subquery()))
+    return min(filter(None, (first, run.started_at)))
+
+
+def _sync(ctx: Context) -> None:
+    store, run = ctx.store, ctx.run
+    if store.import_state != ImportState.DONE or store.synced_until is None:
+        _initial(ctx)  # nothing to sync from yet: the import comes first
+        return
+    platform, since = platform_for(store), store.synced_until - OVERLAP
+    tracks_updates = rules_for(store).tracks_updates
+    open_ids = [] if tracks_updates else _open_order_ids(store.id)  # before new ones arrive
+    pages = platform.iter_orders(updated_since=since) if tracks_updates else platform.iter_orders(created_since=since)
+    for page in pages:
+        import_orders(store, run, page.orders)
+        ctx.commit()
+    _reread(ctx, open_ids)
+    store.synced_until = run.started_at
+
+
+def _open_order_ids(store_id: int) -> list[str]:
+    """Cartum cannot list changed orders, so its still-open ones are re-read by id (R-IMP-4):
+    not written off (later changes are not applied anyway) and not in a closed status."""
+    return list(db.session.scalars(
+        select(Order.external_id).join(Status, Order.status_id == Status.id)
+        .where(Order.store_id == store_id, Order.written_off_at.is_(None),
+               Status.group.not_in([group for group in StatusGroup if group.is_closed]))
+        .order_by(Order.id)))
+
+
+def _reread(ctx: Context, external_ids: Sequence[str]) -> None:
+    platform = platform_for(ctx.store)
+    for batch in _batches(external_ids):
+        import_orders(ctx.store, ctx.run, platform.fetch_orders(batch))
+        ctx.commit()
+
+
+def _batches(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start:start + BATCH]

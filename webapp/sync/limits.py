@@ -1,0 +1,104 @@
+"""Role in ``sync/``: the limits kept in Redis — one sync per store at a time, and the
+10-minute limit on manual order updates (R-ORD-3, R-ORD-4).
+
+The store lock is a redis-py ``Lock`` (``SET NX PX`` with a random token, released and
+extended only by its owner). It expires after ``LOCK_SECONDS`` unless a keeper thread of
+the holding process extends it, so a worker killed with SIGKILL holds it at most that
+long; a job that finds the lock taken returns at once and the next tick tries again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis.exceptions import LockError
+from redis.lock import Lock
+
+from webapp.extensions import redis_client
+
+log = logging.getLogger(__name__)
+
+LOCK_SECONDS = 60
+"""How long a dead holder blocks its store; the keeper extends a live one every third of it."""
+MANUAL_UPDATE_SECONDS = 600  # R-ORD-3/R-ORD-4: once every 10 minutes
+
+
+class LockLost(RuntimeError):
+    """The store lock expired under us (the process stalled longer than LOCK_SECONDS)."""
+
+
+class StoreLock:
+    """A held store lock, kept alive by a daemon thread until ``release``."""
+
+    def __init__(self, lock: Lock, seconds: float) -> None:
+        self._lock = lock
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._keeper = threading.Thread(target=self._keep, args=(seconds / 3,), daemon=True)
+        self._keeper.start()
+
+    def _keep(self, every: float) -> None:
+        while not self._stop.wait(every):  # ends with release(), or the process
+            try:
+                self._lock.reacquire()
+            except LockError:
+                self._lost.set()
+                return
+
+    def check(self) -> None:
+        """Raise LockLost if another run may have taken the store: commit nothing then."""
+        if self._lost.is_set() or not self._lock.owned():
+            raise LockLost("The store's sync lock expired during the run; another run may "
+                           "have started. This run stopped; the next tick goes on.")
+
+    def release(self) -> None:
+        self._stop.set()
+        self._keeper.join(timeout=5)
+        try:
+            self._lock.release()
+        except LockError:
+            pass  # expired already: nothing of ours to release
+
+
+def lock_key(store_id: int) -> str:
+    return f"orderdock:lock:store:{store_id}"
+
+
+@contextmanager
+def store_lock(store_id: int, wait: float = 0, seconds: float = LOCK_SECONDS) -> Iterator[StoreLock | None]:
+    """Hold the store's sync lock for the block; yields None when another run holds it.
+
+    ``wait`` seconds are spent waiting for it (0: do not wait).
+    """
+    lock = redis_client().lock(lock_key(store_id), timeout=seconds, sleep=0.2,
+                               blocking=wait > 0, blocking_timeout=wait or None, thread_local=False)
+    if not lock.acquire():
+        log.info("store %s: another sync holds the lock; skipping", store_id)
+        yield None
+        return
+    held = StoreLock(lock, seconds)
+    try:
+        yield held
+    finally:
+        held.release()
+
+
+def store_locked(store_id: int) -> bool:
+    """True while some run holds the store's lock (a live job, or a dead one not expired yet)."""
+    return bool(redis_client().exists(lock_key(store_id)))
+
+
+def manual_update_allowed(order_id: int) -> tuple[bool, int]:
+    """(True, 0) and start the 10 minutes, or (False, seconds left) while they run (R-ORD-4)."""
+    return _once_per(f"orderdock:manual:{order_id}", MANUAL_UPDATE_SECONDS)
+
+
+def _once_per(key: str, seconds: int) -> tuple[bool, int]:
+    redis = redis_client()
+    if redis.set(key, 1, nx=True, ex=seconds):  # None (not False) while the key lives
+        return True, 0
+    # The key may expire between SET and TTL (-2) or, in theory, lack an expiry (-1):
+    # a refusal always asks to wait at least a second.
+    return False, max(1, redis.ttl(key))

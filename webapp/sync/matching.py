@@ -1,0 +1,281 @@
+"""Finding or creating the client, products and categories of an imported order.
+
+Role in ``sync/``: the *binder* between platform records and our catalogue and contacts.
+Clients are found by normalized phone and, where ``PlatformRules.client_match_keys`` says
+so, by e-mail (R-CLI-1..4); products by the store's "Identify products by" field through
+``PlatformRules.match_fields`` (R-PRD-1..8); categories by name (R-PRD-5, R-PRD-6). The pure
+decisions (which key, which fields, which category) are plain functions tested without a
+database; the rest reads and writes rows and never commits.
+
+Concurrent imports never duplicate a row:
+
+* a client's phone and a category's name are UNIQUE: the insert runs in a SAVEPOINT, and an
+  IntegrityError means another worker got there first, so its row is read and used;
+* products and e-mail-only clients have no unique key. A Redis lock around find-or-create
+  would not help, because a new row stays invisible to other workers until the caller
+  commits the whole page, after the lock is gone. ``hold_key`` takes PostgreSQL's advisory
+  *transaction* lock instead, released exactly at that commit (or rollback), also when a
+  worker dies. SQLite admits one writing transaction at a time, so there a second worker's
+  insert waits or fails (and is retried by the next run); it cannot duplicate.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import PIECE, Category, Client, Product
+from webapp.phones import to_e164
+from webapp.platforms.base import PlatformRules, RemoteBuyer, RemoteItem
+
+# Column widths, so that a long platform text is cut instead of failing the order.
+PRODUCT_WIDTHS = {"name": 255, "sku": 64, "code": 64, "item_number": 64}
+CLIENT_WIDTHS = {"first_name": 120, "last_name": 120, "phone_raw": 64, "email": 254, "address": 500}
+CATEGORY_WIDTH = 120
+NAME_FIELDS = ("first_name", "last_name")
+
+
+def fit(value: str, width: int) -> str:
+    return value.strip()[:width]
+
+
+# ---------------------------------------------------------------------------------------------
+# Locks
+# ---------------------------------------------------------------------------------------------
+
+
+def lock_key(kind: str, value: str) -> int:
+    """A stable signed 64-bit number for ``pg_advisory_xact_lock``."""
+    digest = hashlib.blake2b(f"orderdock:{kind}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def hold_key(kind: str, value: str) -> None:
+    """Serialize find-or-create of (kind, value) until this transaction ends (see module doc)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(kind, value)})
+
+
+def _insert_or_existing(row, find):
+    """Insert ``row`` in a savepoint; if a unique key says it exists already, return ``find()``."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+        return row
+    except IntegrityError:
+        existing = find()
+        if existing is None:
+            raise
+        return existing
+
+
+# ---------------------------------------------------------------------------------------------
+# Categories (R-PRD-5, R-PRD-6)
+# ---------------------------------------------------------------------------------------------
+
+
+def choose_category(paths: Iterable[Sequence[str]]) -> tuple[str, ...]:
+    """R-PRD-6: one category among several, each a path of names from the root.
+
+    A path that is the ancestor of another ticked path only stands for that chain, so a
+    chain gives its deepest level; of what remains, the shallowest level wins (the more
+    general category), and among several on that level the alphabetically first.
+    """
+    cleaned = {tuple(part.strip() for part in path) for path in paths}
+    cleaned = {path for path in cleaned if path and all(path)}
+    ends = [path for path in cleaned if not any(_is_ancestor(path, other) for other in cleaned)]
+    if not ends:
+        return ()
+    top = min(len(path) for path in ends)
+    return min((path for path in ends if len(path) == top), key=lambda path: (path[-1].casefold(), path))
+
+
+def _is_ancestor(path: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    return len(other) > len(path) and other[:len(path)] == path
+
+
+def category_name(item: RemoteItem, rules: PlatformRules) -> str | None:
+    """The name of the category the item's product lands in, None without one."""
+    path = choose_category(item.categories) if rules.category_choice == "woocommerce_tree" else item.category_path
+    if not path:
+        return None
+    return fit(path[-1], CATEGORY_WIDTH) or None
+
+
+def category_named(name: str | None) -> Category | None:
+    """R-PRD-5: the existing category of that name, else a new one."""
+    if not name:
+        return None
+    find = lambda: db.session.scalar(select(Category).filter_by(name=name))  # noqa: E731
+    return find() or _insert_or_existing(Category(name=name), find)
+
+
+# ---------------------------------------------------------------------------------------------
+# Products (R-PRD-1..4, R-PRD-7)
+# ---------------------------------------------------------------------------------------------
+
+
+def product_key(item: RemoteItem, rules: PlatformRules, identify_by: str) -> tuple[str, str] | None:
+    """(our Product field, value) the line's product is found by; None: no catalogue product.
+
+    A line without the store's identifying value (identify by SKU, and the line has none;
+    by ID, and the product was deleted on the platform) falls back to its name, so it is
+    still imported once and found again, never duplicated.
+    """
+    if rules.catalog_needs_sku and not item.sku:
+        return None  # R-PRD-1 (Cartum): only products with a code join the catalogue
+    attr, field = rules.match_fields(identify_by)
+    value = fit(getattr(item, attr), PRODUCT_WIDTHS[field])
+    if value:
+        return field, value
+    name = fit(item.name, PRODUCT_WIDTHS["name"])
+    return ("name", name) if name else None
+
+
+def product_fields(item: RemoteItem, rules: PlatformRules) -> dict[str, str]:
+    """R-PRD-3/4: what a new product gets from the line (category aside)."""
+    values = {"name": fit(item.name or item.sku, PRODUCT_WIDTHS["name"]), "description": item.description,
+              "unit": PIECE}
+    if item.sku:
+        values[rules.sku_field] = fit(item.sku, PRODUCT_WIDTHS[rules.sku_field])
+    if rules.code_field and item.product_id:
+        values[rules.code_field] = fit(item.product_id, PRODUCT_WIDTHS[rules.code_field])
+    return values
+
+
+def product_for(item: RemoteItem, rules: PlatformRules, identify_by: str) -> Product | None:
+    """The catalogue product of an order line, found or created; None for a line without one."""
+    key = product_key(item, rules, identify_by)
+    if key is None:
+        return None
+    field, value = key
+    hold_key("product", f"{field}:{value}")
+    product = db.session.scalar(select(Product).where(getattr(Product, field) == value).order_by(Product.id))
+    if product is None:
+        product = Product(**product_fields(item, rules), category=category_named(category_name(item, rules)))
+        db.session.add(product)
+        return product
+    _fill_product(product, item, rules)
+    return product
+
+
+def _fill_product(product: Product, item: RemoteItem, rules: PlatformRules) -> None:
+    # A product found by name may lack what this platform knows; what we have is kept.
+    for name, value in product_fields(item, rules).items():
+        if name != "unit" and value and not getattr(product, name):
+            setattr(product, name, value)
+    if product.category is None:
+        product.category = category_named(category_name(item, rules))
+
+
+# ---------------------------------------------------------------------------------------------
+# Clients (R-CLI-1..4)
+# ---------------------------------------------------------------------------------------------
+
+
+def normalized_email(value: str) -> str | None:
+    email = value.strip().lower()
+    return email[:CLIENT_WIDTHS["email"]] if "@" in email else None
+
+
+def client_values(buyer: RemoteBuyer, region: str, keep_address: bool) -> dict:
+    """A buyer as our client's fields: phone in E.164 (None if unreadable) and as typed."""
+    typed = {"first_name": buyer.first_name, "last_name": buyer.last_name, "phone_raw": buyer.phone,
+             "address": buyer.address if keep_address else ""}
+    values = {name: fit(value, CLIENT_WIDTHS[name]) for name, value in typed.items()}
+    return {**values, "email": normalized_email(buyer.email), "phone": to_e164(buyer.phone, region)}
+
+
+def fill_changes(current: Mapping[str, object], incoming: Mapping[str, object], name_edited: bool) -> dict:
+    """What a later order adds to an existing client: only fields we do not have yet.
+
+    Nothing we have is blanked or overwritten (a returning buyer spells things differently
+    each time), and a name an employee edited is left alone, even an empty part of it.
+    The readable phone travels with the way it was typed.
+    """
+    changes = {}
+    for name in ("first_name", "last_name", "email", "address"):
+        if incoming.get(name) and not current.get(name) and not (name_edited and name in NAME_FIELDS):
+            changes[name] = incoming[name]
+    if incoming.get("phone") and not current.get("phone"):
+        changes.update(phone=incoming["phone"], phone_raw=incoming["phone_raw"])
+    elif incoming.get("phone_raw") and not current.get("phone_raw") and not current.get("phone"):
+        changes["phone_raw"] = incoming["phone_raw"]
+    return changes
+
+
+def client_for(buyer: RemoteBuyer | None, rules: PlatformRules, region: str) -> Client:
+    """R-CLI-1..3: the order's client; "Not specified" when the platform gave no buyer."""
+    if buyer is None:
+        return not_specified()
+    values = client_values(buyer, region, rules.buyer_address_kept)
+    if "email" in rules.client_match_keys and values["email"]:
+        hold_key("client-email", values["email"])
+    client = find_client(values, rules.client_match_keys)
+    if client is None:
+        return _insert_or_existing(Client(**values), lambda: _by_phone(values["phone"]))
+    fill_client(client, values)
+    return client
+
+
+def client_on_update(current: Client, buyer: RemoteBuyer | None, rules: PlatformRules, region: str) -> Client:
+    """An imported order keeps its client (an employee may have changed it). A buyer the
+    platform withheld before is resolved now; the same person's empty fields are filled."""
+    if buyer is None:
+        return current  # withheld now (a plan change) is no reason to forget who it was
+    if current.is_not_specified:
+        return client_for(buyer, rules, region)
+    values = client_values(buyer, region, rules.buyer_address_kept)
+    if is_same_person(current, values):
+        fill_client(current, values)
+    return current
+
+
+def is_same_person(client: Client, values: Mapping[str, object]) -> bool:
+    same_phone = values["phone"] is not None and values["phone"] == client.phone
+    same_email = values["email"] is not None and values["email"] == client.email
+    return same_phone or same_email
+
+
+def find_client(values: Mapping[str, object], keys: Sequence[str]) -> Client | None:
+    """R-CLI-2: the first client found by the platform's keys, in their order."""
+    # The phone is unique whatever the platform matches by: one phone is one client.
+    for key in dict.fromkeys((*keys, "phone")):
+        found = _by_phone(values["phone"]) if key == "phone" else _by_email(values["email"])
+        if found is not None:
+            return found
+    return None
+
+
+def fill_client(client: Client, values: Mapping[str, object]) -> None:
+    current = {name: getattr(client, name) for name in (*CLIENT_WIDTHS, "phone")}
+    changes = fill_changes(current, values, client.name_edited)
+    if "phone" in changes and _by_phone(changes["phone"]) is not None:
+        del changes["phone"], changes["phone_raw"]  # that phone is another client's
+    for name, value in changes.items():
+        setattr(client, name, value)
+
+
+def _by_phone(phone: object) -> Client | None:
+    return db.session.scalar(select(Client).filter_by(phone=phone)) if phone else None
+
+
+def _by_email(email: object) -> Client | None:
+    if not email:
+        return None
+    query = select(Client).where(Client.email == email, Client.system_key.is_(None)).order_by(Client.id)
+    return db.session.scalar(query)
+
+
+def not_specified() -> Client:
+    """R-CLI-3's "Not specified" client; created once, also when two workers need it at once."""
+    try:
+        with db.session.begin_nested():
+            return Client.not_specified()
+    except IntegrityError:
+        return Client.not_specified()
