@@ -35,6 +35,16 @@ def _parse(text: str, region: str):
         return None
 
 
+def shown(e164: str | None, raw: str | None) -> str:
+    """A client's phone for people: ``+380 67 123 4567`` however it was typed; as typed when
+    it could not be read."""
+    if e164:
+        number = _parse(e164, "ZZ")
+        if number is not None:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return (raw or "").strip()
+
+
 PHONE_PUNCTUATION = set(" +-()./")
 
 

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, request
 from markupsafe import Markup, escape
 
+from webapp import phones
+
 HTMX_VERSION = "2.0.11"
 HTMX_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
 # sha384 of the file above, the same bytes as package/dist/htmx.min.js in the npm tarball.
@@ -60,8 +62,13 @@ def url_with(**changes) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
+def phone(client) -> str:
+    """The client's phone in one readable international form (``+49 30 1234567``)."""
+    return phones.shown(client.phone, client.phone_raw)
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(money=money, quantity=quantity, local_time=local_time)
+    app.jinja_env.filters.update(money=money, quantity=quantity, local_time=local_time, phone=phone)
     app.jinja_env.globals.update(
         status_badge=status_badge, url_with=url_with, HTMX_URL=HTMX_URL, HTMX_SRI=HTMX_SRI,
     )

@@ -24,7 +24,7 @@ from tests.support import factories
 from tests.support.simulators import serving
 from webapp.extensions import db, redis_client
 from webapp.models import (
-    Client, ImportState, LogLevel, Order, OrderItem, Product, RunKind, RunState, Status, StatusGroup, Store,
+    Client, FeedKind, ImportState, LogLevel, Order, OrderItem, Product, RunKind, RunState, Status, StatusGroup, Store,
     SyncLogEntry, SyncRun,
 )
 from webapp.models.types import utcnow
@@ -260,6 +260,47 @@ def test_R_IMP_1_R_IMP_4_R_ORD_4_syncs_bring_new_orders_and_changes(office, redi
         assert manual.state == RunState.SUCCEEDED and manual.kind == RunKind.MANUAL, manual.error
         assert manual.expected == manual.fetched == manual.updated == 1
         assert Decimal(4) in [item.quantity for item in db.session.get(Order, target_id).items]
+
+
+@pytest.mark.parametrize("platform", ["cartum", "shopify"])  # R-DEL-4: none for WooCommerce
+def test_R_DEL_2_changed_delivery_details_come_with_the_next_sync(office, redis, platform):
+    with serving(platform, orders=SHOP_ORDERS) as sim:
+        store_id = imported(platform, sim)
+        order = next(o for o in db.session.scalars(select(Order).filter_by(store_id=store_id).order_by(Order.id))
+                     if delivery_notes(o) and not o.status.group.is_closed)
+        order_id, before = order.id, len(delivery_notes(order))
+        path = "delivery" if platform == "cartum" else "shipping"
+        sim.control("POST", f"orders/{order.external_id}/{path}", json={"price": "17.25"})
+
+        run = enqueue_sync(fresh(Store, store_id)).id
+        work()
+        assert fresh(SyncRun, run).state == RunState.SUCCEEDED
+        notes = delivery_notes(db.session.get(Order, order_id))
+        assert len(notes) == before + 1 and "cost 17.25 EUR" in notes[0]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_R_IMP_4_after_write_off_the_sync_no_longer_changes_quantities(office, redis, platform):
+    with serving(platform, orders=SHOP_ORDERS) as sim:
+        store_id = imported(platform, sim)
+        order = open_order(store_id)
+        order_id, external_id = order.id, order.external_id
+        frozen = [(item.name, item.quantity) for item in order.items]
+        order.write_off(None)
+        db.session.commit()
+        change_quantity(platform, sim, external_id, 7)
+
+        scheduled = enqueue_sync(fresh(Store, store_id)).id
+        work()
+        manual = enqueue_order_sync(fresh(Store, store_id), [external_id]).id  # the update button too
+        work()
+        assert fresh(SyncRun, scheduled).state == db.session.get(SyncRun, manual).state == RunState.SUCCEEDED
+        assert [(item.name, item.quantity) for item in db.session.get(Order, order_id).items] == frozen
+
+
+def delivery_notes(order: Order) -> list[str]:
+    """The order's delivery comments, newest first."""
+    return [entry.text for entry in order.feed if entry.kind == FeedKind.DELIVERY]
 
 
 # --- resumable initial import: a worker killed mid-import ------------------------------------

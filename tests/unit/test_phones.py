@@ -1,6 +1,7 @@
 """Phone numbers are kept as typed and compared in E.164 (SPEC R-CLI-2's "normalised form")."""
 import pytest
 
+from webapp import phones
 from webapp.phones import search_digits, to_e164
 
 
@@ -25,3 +26,13 @@ def test_R_CLI_2_phones_compare_in_e164(raw, region, expected):
 ])
 def test_search_digits_only_for_phone_like_text(text, expected):
     assert search_digits(text) == expected
+
+
+@pytest.mark.parametrize(("e164", "raw", "expected"), [
+    ("+380671234567", "380671234567", "+380 67 123 4567"),
+    ("+4930123456", "030 123456", "+49 30 123456"),
+    (None, "ext. 12", "ext. 12"),
+    (None, None, ""),
+])
+def test_phones_are_shown_in_one_international_form(e164, raw, expected):
+    assert phones.shown(e164, raw) == expected
