@@ -7,7 +7,8 @@
    simulator (``flask stores demo``, told where they are by ORDERDOCK_DEMO_* variables),
    which queues their initial imports,
 4. start the web server, the RQ worker and the RQ scheduler as child processes,
-5. once the web port answers HTTP, print the URL and the demo login.
+5. once the web port answers HTTP, print the URL, the demo login and each demo shop's control
+   page (``/_sim/``), where a change to the shop shows in Orderdock after the next sync.
 
 Every child runs in its own process group, so a Ctrl-C in the terminal reaches only this
 launcher, which then stops the children in order (SIGTERM, SIGKILL after STOP_TIMEOUT
@@ -104,6 +105,12 @@ def demo_store_env(simulators: dict[str, dict]) -> dict[str, str]:
 
 def sim_url(sim: dict) -> str:
     return f"http://127.0.0.1:{sim['port']}"
+
+
+def demo_pages(simulators: dict[str, dict]) -> str:
+    """Banner lines: each demo shop's control page, for a newcomer to change an order and watch
+    the next sync bring the change in."""
+    return "".join(f"    {platform:<12} {sim_url(sim)}/_sim/\n" for platform, sim in simulators.items())
 
 
 def free_port() -> int:
@@ -304,6 +311,8 @@ def main() -> int:
         rule = "=" * 72
         say(f"\n{rule}\n  Orderdock is running.\n"
             f"  Sign in at {url} as {login} / {password}\n"
+            f"  Demo shops: change one on its page; the next sync (every 5 minutes) brings it in:\n"
+            f"{demo_pages(simulators)}"
             f"  Ctrl-C to stop.\n{rule}\n")
         while True:
             check_children(children)

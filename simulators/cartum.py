@@ -73,6 +73,8 @@ Control API (``/_sim/``; the shared request log, faults and rate limit come from
   ``UNAUTHORIZED`` whatever token they carry.
 * ``POST /_sim/undefined`` ``{functions: [...]}`` -> these functions answer
   ``UNDEFINED_FUNCTION`` from now on, as on an older store (``[]`` restores them).
+* ``GET /_sim/`` -> the "demo shop control" HTML page (``common.install_demo_page``): add an
+  order; per order Quantity +1, Next status (Processing <-> Paid) and Change delivery (price).
 """
 from __future__ import annotations
 
@@ -98,6 +100,9 @@ STATUSES = {
     8: ({"en": "Paid", "ro": "Plătit", "ua": "Оплачено", "de": "Bezahlt"}, 0),
 }
 CANCELLED = 4
+DEMO_STATUSES = (2, 8)  # Processing <-> Paid: the open statuses the demo page's button cycles
+CLOSED_STATUSES = (3, 4)  # Delivered, Canceled
+DEMO_DELIVERY_PRICES = (0, 50, 80, 120)  # own courier prices the demo page's button cycles
 STATUS_WEIGHTS = {1: 3, 2: 3, 3: 6, 4: 1, 6: 2, 8: 1}
 
 CATEGORIES = [
@@ -147,6 +152,7 @@ def create_app(orders: int = 200, seed: int = 1, **options: Any) -> Flask:
                    rate_limit=_rate_limit(options.get("rate_limit")), error_body=error_body)
     _api_routes(app, shop)
     _control_routes(app, shop)
+    _demo_page(app, shop)
     return app
 
 
@@ -195,7 +201,8 @@ class Shop:
         self.rng = random.Random(seed)
         self.products = self._seed_products()
         self.orders: dict[int, dict] = {}
-        self._seed_orders(count, seed)
+        self.buyers = self._buyers(seed, max(6, count // 5))  # kept: the demo page's buyers too
+        self._seed_orders(count)
 
     # --- seeding ----------------------------------------------------------------------------
 
@@ -234,10 +241,10 @@ class Shop:
                           "phones": common.phone_variants(digits), "email": ""})
         return folks
 
-    def _seed_orders(self, count: int, seed: int) -> None:
+    def _seed_orders(self, count: int) -> None:
         now = datetime.now(timezone.utc)
         ages = sorted((self.rng.uniform(300, 90 * 86400) for _ in range(count)), reverse=True)
-        folks = self._buyers(seed, max(6, count // 5))
+        folks = self.buyers
         visits: dict[int, int] = {}
         status_ids = list(STATUS_WEIGHTS)
         for i, age in enumerate(ages):
@@ -550,14 +557,7 @@ def _control_routes(app: Flask, shop: Shop) -> None:  # noqa: C901 - one small v
                               if line["article"] == body.get("article")), None)
             if index is None or not 0 <= index < len(lines):
                 return jsonify(error="no such line"), 404
-            quantity = int(body["quantity"])
-            if quantity <= 0:
-                lines.pop(index)
-            else:
-                line = lines[index]
-                unit = float(line["total_price"]) / int(line["quantity"])
-                line["quantity"], line["total_price"] = quantity, _money(unit * quantity)
-            _recount(order)
+            _set_quantity(order, index, int(body["quantity"]))
             return jsonify(order=order)
 
     @app.post("/_sim/orders/<int:number>/status")
@@ -579,18 +579,10 @@ def _control_routes(app: Flask, shop: Shop) -> None:  # noqa: C901 - one small v
             order = order_or_404(number)
             if order is None:
                 return jsonify(error="no such order"), 404
-            if "type_id" in body:
-                if _int_or_none(body["type_id"]) not in DELIVERY_TYPES:
-                    return jsonify(error=f"type_id must be one of {sorted(DELIVERY_TYPES)}"), 400
-                shop._set_delivery(order, int(body["type_id"]))
-            if "title" in body:
-                order["delivery_type"]["title"] = str(body["title"])
-            for key, field in (("city", "delivery_city"), ("address", "delivery_address"),
-                               ("price", "delivery_price")):
-                if key in body:
-                    order[field] = body[key]
-            if "city" in body:
-                order["delivery_city_stable"] = body["city"]
+            try:
+                _change_delivery(shop, order, body)
+            except ValueError as error:
+                return jsonify(error=str(error)), 400
             return jsonify(order=order)
 
     @app.post("/_sim/tokens/expire")
@@ -614,6 +606,35 @@ def _control_routes(app: Flask, shop: Shop) -> None:  # noqa: C901 - one small v
         return jsonify(count=shop.unauthorized_left)
 
 
+def _set_quantity(order: dict, index: int, quantity: int) -> None:
+    """Line ``index`` to ``quantity`` at its unit price (0 removes the line), with the totals."""
+    lines = order["products"]
+    if quantity <= 0:
+        lines.pop(index)
+    else:
+        line = lines[index]
+        unit = float(line["total_price"]) / int(line["quantity"])
+        line["quantity"], line["total_price"] = quantity, _money(unit * quantity)
+    _recount(order)
+
+
+def _change_delivery(shop: Shop, order: dict, body: dict) -> None:
+    """``POST /_sim/orders/<id>/delivery``'s body applied; ValueError (nothing changed) for an
+    unknown ``type_id``."""
+    if "type_id" in body:
+        if _int_or_none(body["type_id"]) not in DELIVERY_TYPES:
+            raise ValueError(f"type_id must be one of {sorted(DELIVERY_TYPES)}")
+        shop._set_delivery(order, int(body["type_id"]))
+    if "title" in body:
+        order["delivery_type"]["title"] = str(body["title"])
+    for key, field in (("city", "delivery_city"), ("address", "delivery_address"),
+                       ("price", "delivery_price")):
+        if key in body:
+            order[field] = body[key]
+    if "city" in body:
+        order["delivery_city_stable"] = body["city"]
+
+
 def _new_order(shop: Shop, body: dict) -> dict:
     lines = [shop._line(str(p["article"]), int(p.get("quantity", 1)), shop.languages[0])
              for p in body.get("products") or ()]
@@ -635,3 +656,75 @@ def _new_order(shop: Shop, body: dict) -> dict:
                        city=str(body.get("delivery_city", CITIES[0])),
                        address=str(body.get("delivery_address", "")))
     return order
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo page (GET /_sim/): the same changes as the control API, one button each
+# ---------------------------------------------------------------------------------------------
+
+
+def _demo_page(app: Flask, shop: Shop) -> None:
+    common.install_demo_page(app, "Cartum", lambda: _demo_orders(shop), [
+        common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
+        common.DemoAction("quantity", "Quantity +1", lambda number: _demo_quantity(shop, number)),
+        common.DemoAction("status", "Next status", lambda number: _demo_status(shop, number)),
+        common.DemoAction("delivery", "Change delivery", lambda number: _demo_delivery(shop, number)),
+    ])
+
+
+def _status_title(status: int) -> str:
+    return STATUSES[status][0]["en"]
+
+
+def _demo_orders(shop: Shop) -> list[dict]:
+    with shop.lock:
+        newest = sorted(shop.orders.values(), key=lambda o: (o["stat_created"], o["order_id"]), reverse=True)
+        return [{"id": o["order_id"], "number": o["order_id"], "created": o["stat_created"],
+                 "status": _status_title(o["stat_status"]), "total": f"{o['total_sum']} {o['currency']}"}
+                for o in newest]
+
+
+def _demo_add(shop: Shop) -> str:
+    """A new order from a returning buyer who leaves a phone and an e-mail, in the shop's currency."""
+    with shop.lock:
+        rng = shop.rng
+        person = rng.choice([b for b in shop.buyers if b["email"]])
+        products = [{"article": article, "quantity": rng.randint(1, 2)}
+                    for article in rng.sample(sorted(shop.products), rng.randint(1, 3))]
+        order = shop._add(_new_order(shop, {
+            "products": products, "delivery_name": person["name"], "delivery_email": person["email"],
+            "delivery_phone": rng.choice(person["phones"]), "delivery_price": 80,
+            "delivery_city": rng.choice(CITIES),
+            "delivery_address": f"{rng.choice(STREETS)}, {rng.randint(1, 120)}"}))
+        return (f"Added order {order['order_id']}: {person['name']}, "
+                f"{common.plural(len(products), 'product')}, {order['total_sum']} {order['currency']}.")
+
+
+def _demo_quantity(shop: Shop, number: int) -> str:
+    with shop.lock:
+        order = common.demo_order(shop.orders, number)
+        if not order["products"]:
+            raise common.DemoError(f"Order {number} has no lines.")
+        line, total = order["products"][0], order["total_sum"]
+        before = line["quantity"]
+        _set_quantity(order, 0, int(before) + 1)
+        return (f"Order {number}: {line['title']} quantity {before} → {line['quantity']}, "
+                f"total {total} → {order['total_sum']} {order['currency']}.")
+
+
+def _demo_status(shop: Shop, number: int) -> str:
+    with shop.lock:
+        order = common.demo_order(shop.orders, number)
+        before = order["stat_status"]
+        shown = f"Order {number} is {_status_title(before)}"
+        order["stat_status"] = common.next_open_status(before, DEMO_STATUSES, CLOSED_STATUSES, shown)
+        return f"Order {number}: status {_status_title(before)} → {_status_title(order['stat_status'])}."
+
+
+def _demo_delivery(shop: Shop, number: int) -> str:
+    with shop.lock:
+        order = common.demo_order(shop.orders, number)
+        before = order["delivery_price"]
+        _change_delivery(shop, order, {"price": common.next_in(DEMO_DELIVERY_PRICES, before)})
+        return (f"Order {number}: delivery price {before} → {order['delivery_price']} "
+                f"{order['currency']} ({order['delivery_type']['title']}).")

@@ -2,7 +2,10 @@
 counters) and deterministic people with phones written the many ways shoppers write them.
 
 Platform modules call ``install(app, is_api=...)`` and then add their own `/_sim/` routes for
-orders (add, change quantities, status, delivery).
+orders (add, change quantities, status, delivery), and ``install_demo_page(...)``: the HTML page
+at ``GET /_sim/`` ("demo shop control") where a newcomer changes the demo shop in a browser, its
+buttons posting to ``POST /_sim/demo/<action>`` (form field ``order_id`` for per-order actions)
+and coming back to the page with a one-line message of what changed.
 """
 from __future__ import annotations
 
@@ -11,9 +14,12 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, render_template_string, request
 
 FAULT_KINDS = ("401", "403", "404", "429", "500", "502", "503", "timeout", "malformed", "html")
 
@@ -41,7 +47,9 @@ def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
 
     @app.before_request
     def record_and_interfere():
-        if not is_api(request.path):
+        # The control API and the demo page are ours, never the platform's: they must not show
+        # up in the request log, meet an injected fault or use up the rate limit.
+        if request.path.startswith("/_sim/") or not is_api(request.path):
             return None
         with state.lock:
             state.stats["requests"] += 1
@@ -171,3 +179,134 @@ def people(seed: int, count: int) -> list[dict]:
         folks.append({"first_name": first, "last_name": last, "phones": phone_variants(digits),
                       "email": f"{first.lower()}.{last.lower()}{i}@example.com"})
     return folks
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo page: GET /_sim/
+# ---------------------------------------------------------------------------------------------
+
+DEMO_ROWS = 15  # the newest orders the page lists: enough to find the one just added
+
+
+@dataclass(frozen=True)
+class DemoAction:
+    """One button of the demo page. ``run(order_id)`` (or ``run()`` for a shop-wide action,
+    ``per_order=False``) changes the shop and returns one line saying what changed."""
+
+    name: str  # the form posts to /_sim/demo/<name>
+    label: str
+    run: Callable[..., str]
+    per_order: bool = True
+
+
+class DemoError(Exception):
+    """An action that cannot be done; the page answers ``status`` with the message."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def demo_order(orders: dict[int, dict], order_id: int) -> dict:
+    """The shop's order, or a DemoError 404 that names the id."""
+    order = orders.get(order_id)
+    if order is None:
+        raise DemoError(f"There is no order {order_id} in this shop.", 404)
+    return order
+
+
+def next_open_status(current: Any, cycle: Sequence, closed: Sequence, shown: str) -> Any:
+    """The status after ``current`` in ``cycle`` (open statuses only); ``shown`` names the order
+    and its status for the refusal ("Order 7 is Delivered"). A closed order is refused rather
+    than reopened: Orderdock stops re-reading closed Cartum orders, so nothing would show."""
+    if current in closed:
+        raise DemoError(f"{shown}, a closed status; pick an open order.")
+    return next_in(cycle, current)
+
+
+def next_in(cycle: Sequence, current: Any) -> Any:
+    """The value after ``current`` in ``cycle``, round and round; the first if it is not there."""
+    return cycle[(list(cycle).index(current) + 1) % len(cycle)] if current in cycle else cycle[0]
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def install_demo_page(app: Flask, title: str, list_orders: Callable[[], list[dict]],
+                      actions: Sequence[DemoAction]) -> None:
+    """``GET /_sim/`` and ``POST /_sim/demo/<action>`` for the platform ``title``.
+
+    ``list_orders()`` gives the orders newest first as ``{id, number, created, status, total}``.
+    """
+    by_name = {action.name: action for action in actions}
+
+    @app.get("/_sim/")
+    def sim_demo_page():
+        return render_template_string(
+            DEMO_PAGE, title=title, orders=list_orders()[:DEMO_ROWS],
+            shop_actions=[a for a in actions if not a.per_order],
+            order_actions=[a for a in actions if a.per_order], message=request.args.get("message", ""))
+
+    @app.post("/_sim/demo/<name>")
+    def sim_demo_action(name: str):
+        try:
+            message = _run_demo_action(by_name.get(name), name)
+        except DemoError as error:
+            page = render_template_string(DEMO_ERROR, title=title, message=error.message)
+            return page, error.status
+        # 303: the browser comes back with a GET, so a reload does not repeat the change.
+        return redirect("/_sim/?" + urlencode({"message": message}), code=303)
+
+
+def _run_demo_action(action: DemoAction | None, name: str) -> str:
+    if action is None:
+        raise DemoError(f"There is no demo action {name!r}.", 404)
+    if not action.per_order:
+        return action.run()
+    text = request.form.get("order_id", "").strip()
+    if not text.isdigit():
+        raise DemoError(f"order_id must be an order number, not {text!r}.", 400)
+    return action.run(int(text))
+
+
+DEMO_STYLE = """<style>
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; } td, th { padding: .3em .6em; border-bottom: 1px solid #ddd; }
+td.total { text-align: right; } form { display: inline; }
+.message { background: #e8f5e9; padding: .5em 1em; } .error { background: #fdecea; padding: .5em 1em; }
+</style>"""
+
+# Jinja autoescapes templates rendered from strings in Flask: buyer names and messages are safe.
+DEMO_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} demo shop control</title>
+""" + DEMO_STYLE + """</head><body>
+<h1>{{ title }} demo shop control</h1>
+<p>This {{ title }} shop is a simulator; the changes you make here reach Orderdock with its next
+sync (every 5 minutes).</p>
+{% if message %}<p class="message">{{ message }}</p>{% endif %}
+{% for action in shop_actions %}
+<form method="post" action="/_sim/demo/{{ action.name }}"><button>{{ action.label }}</button></form>
+{% endfor %}
+<h2>The {{ orders|length }} newest orders</h2>
+<table>
+<tr><th>Id</th><th>Number</th><th>Created</th><th>Status</th><th>Total</th><th></th></tr>
+{% for order in orders %}
+<tr><td>{{ order.id }}</td><td>{{ order.number }}</td><td>{{ order.created }}</td>
+<td>{{ order.status }}</td><td class="total">{{ order.total }}</td>
+<td>{% for action in order_actions %}<form method="post" action="/_sim/demo/{{ action.name }}">
+<input type="hidden" name="order_id" value="{{ order.id }}"><button>{{ action.label }}</button></form>
+{% endfor %}</td></tr>
+{% endfor %}
+</table>
+</body></html>
+"""
+
+DEMO_ERROR = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} demo shop control</title>
+""" + DEMO_STYLE + """</head><body>
+<h1>{{ title }} demo shop control</h1>
+<p class="error">{{ message }}</p>
+<p><a href="/_sim/">Back to the demo shop</a></p>
+</body></html>
+"""

@@ -62,6 +62,9 @@ Control API (JSON bodies; besides ``common``'s requests / faults / stats / rate-
 * ``POST /_sim/tokens/expire``: every exchanged token expires now.
 * ``POST /_sim/bucket`` ``{"size", "leak_rate", "level"}``: resize or fill the bucket.
 * ``POST /_sim/plan`` ``{"basic_plan": true}``: switch protected customer data off or on.
+* ``GET /_sim/``: the "demo shop control" HTML page (``common.install_demo_page``): add an
+  order; per order Quantity +1 and Change delivery (the next shipping rate). No status button:
+  Orderdock does not sync Shopify statuses.
 
 Every change bumps the order's ``updated_at`` to the real current time.
 """
@@ -135,6 +138,7 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
     _install_guards(app, shop, state)
     _install_api(app, shop)
     _install_control(app, shop)
+    _install_demo_page(app, shop)
     return app
 
 
@@ -788,10 +792,7 @@ def _install_control(app: Flask, shop: Shop) -> None:
             line = next((li for li in order["line_items"] if li["id"] == line_id), None)
             if line is None:
                 return jsonify(error=f"no line {line_id}"), 404
-            line["current_quantity"] = quantity
-            line["quantity"] = max(line["quantity"], quantity)
-            line["fulfillable_quantity"] = 0 if line["fulfillment_status"] else quantity
-            shop.touch(order)
+            _edit_quantity(shop, order, line, quantity)
             return jsonify(order)
 
     @app.post("/_sim/orders/<int:order_id>/state")
@@ -845,6 +846,14 @@ def _install_control(app: Flask, shop: Shop) -> None:
             return jsonify(basic_plan=shop.basic_plan)
 
 
+def _edit_quantity(shop: Shop, order: dict, line: dict, quantity: int) -> None:
+    """An order edit: ``current_quantity`` becomes ``quantity`` (``quantity`` rises if below)."""
+    line["current_quantity"] = quantity
+    line["quantity"] = max(line["quantity"], quantity)
+    line["fulfillable_quantity"] = 0 if line["fulfillment_status"] else quantity
+    shop.touch(order)
+
+
 def _change_shipping(shop: Shop, order: dict, body: dict) -> None:
     currency = order["currency"]
     if not order["shipping_lines"]:
@@ -860,3 +869,68 @@ def _change_shipping(shop: Shop, order: dict, body: dict) -> None:
         address = order.get("shipping_address") or {}
         address.update(body["address"])
         order["shipping_address"] = address
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo page (GET /_sim/): the same changes as the control API, one button each
+# ---------------------------------------------------------------------------------------------
+
+
+def _install_demo_page(app: Flask, shop: Shop) -> None:
+    # No "Next status": Orderdock does not sync Shopify's financial / fulfilment states.
+    common.install_demo_page(app, "Shopify", lambda: _demo_orders(shop), [
+        common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
+        common.DemoAction("quantity", "Quantity +1", lambda order_id: _demo_quantity(shop, order_id)),
+        common.DemoAction("delivery", "Change delivery", lambda order_id: _demo_shipping(shop, order_id)),
+    ])
+
+
+def _demo_orders(shop: Shop) -> list[dict]:
+    with shop.lock:
+        newest = sorted(shop.orders.values(), key=lambda o: -o["id"])
+        return [{"id": o["id"], "number": o["name"], "created": o["created_at"], "status": _state_text(o),
+                 "total": f"{o['current_total_price']} {o['currency']}"} for o in newest]
+
+
+def _state_text(order: dict) -> str:
+    ended = "cancelled" if order["cancelled_at"] else ("closed" if order["closed_at"] else "open")
+    return f"{ended}, {order['financial_status']}, {order['fulfillment_status'] or 'unfulfilled'}"
+
+
+def _demo_add(shop: Shop) -> str:
+    """A paid, unfulfilled order of a returning customer (phone and e-mail) in the shop's currency."""
+    with shop.lock:
+        picks = shop.rng.sample(shop.products, 1 + shop.rng.randrange(2))
+        order = shop.add_order({"buyer": "returning", "line_items": [
+            {"product_id": product["id"], "quantity": 1 + shop.rng.randrange(2)} for product in picks]})
+        customer = order["customer"]
+        return (f"Added order {order['name']} (id {order['id']}): {customer['first_name']} "
+                f"{customer['last_name']}, {common.plural(len(picks), 'product')}, "
+                f"{order['current_total_price']} {order['currency']}.")
+
+
+def _demo_quantity(shop: Shop, order_id: int) -> str:
+    with shop.lock:
+        order = common.demo_order(shop.orders, order_id)
+        if not order["line_items"]:
+            raise common.DemoError(f"Order {order['name']} has no lines.")
+        line, total = order["line_items"][0], order["current_total_price"]
+        before = line["current_quantity"]
+        _edit_quantity(shop, order, line, before + 1)
+        return (f"Order {order['name']}: {line['name']} quantity {before} → {line['current_quantity']}, "
+                f"total {total} → {order['current_total_price']} {order['currency']}.")
+
+
+def _demo_shipping(shop: Shop, order_id: int) -> str:
+    """The order's shipping switched to the shop's next rate (title, code, price, carrier)."""
+    with shop.lock:
+        order = common.demo_order(shop.orders, order_id)
+        lines = order["shipping_lines"]
+        before = f"{lines[0]['title']} {lines[0]['price']}" if lines else "none"
+        titles = [rate[0] for rate in SHIPPING]
+        title, code, price, carrier = SHIPPING[titles.index(
+            common.next_in(titles, lines[0]["title"] if lines else None))]
+        _change_shipping(shop, order, {"title": title, "code": code, "price": price,
+                                       "carrier_identifier": carrier})
+        shop.touch(order)
+        return f"Order {order['name']}: shipping {before} → {title} {price} {order['currency']}."

@@ -61,6 +61,9 @@ Control API (JSON bodies), besides ``common``'s requests / faults / stats / rate
   (totals recomputed).
 * ``POST /_sim/orders/<id>/status`` ``{"status": "..."}`` — any slug, even one no plugin
   registered (to see unknown statuses tolerated).
+* ``GET /_sim/`` — the "demo shop control" HTML page (``common.install_demo_page``): add an
+  order; per order Quantity +1 and Next status (processing <-> on-hold). No delivery button:
+  Orderdock does not take WooCommerce's shipping over.
 Every change moves ``date_modified`` forward, as WooCommerce's save does.
 
 Seeded data: orders over the last 90 days in every status (the core ones, ``trash``,
@@ -75,6 +78,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import math
 import random
 import re
@@ -107,6 +111,8 @@ STATUSES = {
     "checkout-draft": "Draft", "awaiting-shipment": "Awaiting shipment",
 }
 PAID = {"processing", "completed", "refunded", "awaiting-shipment", "on-hold"}
+DEMO_STATUSES = ("processing", "on-hold")  # the open statuses the demo page's button cycles
+CLOSED_STATUSES = ("completed", "cancelled", "refunded", "failed", "trash")
 STATUS_WEIGHTS = {"processing": 30, "completed": 25, "pending": 10, "on-hold": 8, "cancelled": 7,
                   "refunded": 4, "failed": 4, "trash": 3, "awaiting-shipment": 5, "checkout-draft": 2}
 
@@ -715,6 +721,7 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
                        plain_permalinks=_flag(options.get("plain_permalinks")))
     _install_api(app, shop, reports=_flag(options.get("reports", True)))
     _install_control(app, shop)
+    _install_demo_page(app, shop)
     return app
 
 
@@ -817,6 +824,14 @@ def _set_status(shop: Shop, order_id: int, status: str) -> None:
     shop.stamp(order, "date_completed", moment if status == "completed" else None)
 
 
+def _set_quantity(shop: Shop, order: dict, line: dict, quantity: int) -> None:
+    """A line's quantity with its price and the order's totals recomputed, saved."""
+    line["quantity"] = quantity
+    _price_line(shop, line)
+    _total(order)
+    shop.touch(order["id"])
+
+
 def _install_control(app: Flask, shop: Shop) -> None:
     @app.get("/_sim/orders")
     def sim_orders():
@@ -846,10 +861,7 @@ def _install_control(app: Flask, shop: Shop) -> None:
             line = next((l for l in (order or {}).get("line_items", []) if l["id"] == line_id), None)
             if line is None:
                 return jsonify(error="no such order line"), 404
-            line["quantity"] = quantity
-            _price_line(shop, line)
-            _total(order)
-            shop.touch(order_id)
+            _set_quantity(shop, order, line, quantity)
             return jsonify(order)
 
     @app.post("/_sim/orders/<int:order_id>/status")
@@ -880,3 +892,59 @@ def _add_order(shop: Shop, body: dict) -> dict:
     order["billing"].update(body.get("billing") or {})
     order["shipping"].update(body.get("shipping") or {})
     return order
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo page (GET /_sim/): the same changes as the control API, one button each
+# ---------------------------------------------------------------------------------------------
+
+
+def _install_demo_page(app: Flask, shop: Shop) -> None:
+    # No "Change delivery": Orderdock does not take WooCommerce's shipping lines over.
+    common.install_demo_page(app, "WooCommerce", lambda: _demo_orders(shop), [
+        common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
+        common.DemoAction("quantity", "Quantity +1", lambda order_id: _demo_quantity(shop, order_id)),
+        common.DemoAction("status", "Next status", lambda order_id: _demo_status(shop, order_id)),
+    ])
+
+
+def _demo_orders(shop: Shop) -> list[dict]:
+    with shop.lock:
+        newest = sorted(shop.orders.values(), key=lambda o: (shop.times[o["id"]][0], o["id"]), reverse=True)
+        return [{"id": o["id"], "number": o["number"], "created": o["date_created"], "status": o["status"],
+                 "total": f"{o['total']} {o['currency']}"} for o in newest]
+
+
+def _demo_add(shop: Shop) -> str:
+    """A processing order with products, billed to a buyer who left a phone and an e-mail."""
+    with shop.lock:
+        picks = shop.rng.sample(PRODUCTS, shop.rng.randint(1, 3))
+        order = _add_order(shop, {"status": "processing", "contact": "full", "items": [
+            {"product_id": p[0], "quantity": shop.rng.randint(1, 2)} for p in picks]})
+        billing = order["billing"]
+        return (f"Added order {order['id']}: {billing['first_name']} {billing['last_name']}, "
+                f"{common.plural(len(picks), 'product')}, {order['total']} {order['currency']}.")
+
+
+def _demo_quantity(shop: Shop, order_id: int) -> str:
+    with shop.lock:
+        order = common.demo_order(shop.orders, order_id)
+        if not order["line_items"]:
+            raise common.DemoError(f"Order {order_id} has no products.")
+        line, total = order["line_items"][0], order["total"]
+        before = line["quantity"]
+        _set_quantity(shop, order, line, before + 1)
+        name = html.unescape(line["name"])  # stored HTML-escaped, as WooCommerce answers it
+        return (f"Order {order_id}: {name} quantity {before} → {line['quantity']}, "
+                f"total {total} → {order['total']} {order['currency']}.")
+
+
+def _demo_status(shop: Shop, order_id: int) -> str:
+    with shop.lock:
+        order = common.demo_order(shop.orders, order_id)
+        before = order["status"]
+        shown = f"Order {order_id} is {before}"
+        status = common.next_open_status(before, DEMO_STATUSES, CLOSED_STATUSES, shown)
+        _set_status(shop, order_id, status)
+        shop.touch(order_id)
+        return f"Order {order_id}: status {before} → {status}."

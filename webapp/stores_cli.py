@@ -14,23 +14,13 @@ import click
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import ImportState, Location, OrderType, RunState, Status, StatusGroup, Store, SyncRun
+from webapp.models import ImportState, Location, OrderType, RunState, Status, Store, SyncRun
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformError, RemoteStatus, normalize_store_url
+from webapp.store_setup import suggested_status
 from webapp.sync.platform import platform_for
 
 stores = click.Group("stores", help="Connect shops and run their imports and syncs.")
-
-# R-CON-5 suggestions by name, first match wins: "Not delivered" is a failure before
-# "delivered" is a success, and "Awaiting shipment" is delivery before "awaiting" is pending.
-GROUP_WORDS = (
-    (StatusGroup.CLOSED_FAIL, ("not deliver", "cancel", "refund", "fail", "trash", "void")),
-    (StatusGroup.DELIVERY, ("delivering", "shipping", "shipment", "courier")),
-    (StatusGroup.CLOSED_SUCCESS, ("deliver", "complet", "fulfil", "done")),
-    (StatusGroup.PENDING, ("hold", "wait")),
-    (StatusGroup.IN_PROGRESS, ("process", "paid")),
-)
-
 
 class ConnectError(ValueError):
     """A store cannot be saved as given; the message says which field and why."""
@@ -117,7 +107,10 @@ def _status_map(remote: list[RemoteStatus], spec: StoreSpec, required: bool) -> 
         mapping[theirs.id] = mine.id
     for status in remote:
         if status.id not in mapping and spec.guess_statuses:
-            mapping[status.id] = suggested_status(status.name, ours).id
+            suggestion = suggested_status(status.name, ours)
+            if suggestion is None:
+                raise ConnectError("There are no back-office statuses yet; create them in the settings first.")
+            mapping[status.id] = suggestion.id
     missing = [s for s in remote if s.id not in mapping]
     if required and missing:
         wanted = " ".join(f'--map "{s.id}=<our status>"' for s in missing)
@@ -136,16 +129,6 @@ def _remote(remote: list[RemoteStatus], key: str) -> RemoteStatus:
 
 def _names(statuses: list[RemoteStatus]) -> str:
     return ", ".join(f"{s.id} ({s.name})" for s in statuses)
-
-
-def suggested_status(platform_name: str, ours: list[Status]) -> Status:
-    """Our first status of the group a platform status name suggests; "New" when unsure."""
-    text = platform_name.lower()
-    group = next((g for g, words in GROUP_WORDS if any(w in text for w in words)), StatusGroup.NEW)
-    fitting = [s for s in ours if s.group == group] or [s for s in ours if s.group == StatusGroup.NEW] or ours
-    if not fitting:
-        raise ConnectError("There are no back-office statuses yet; create them in the settings first.")
-    return fitting[0]
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:

@@ -757,6 +757,12 @@ class Platform(ABC):
         order may appear twice (on a page boundary); ``sync/`` deduplicates by external id.
         """
 
+    def count_orders(self, created_since: datetime) -> int | None:
+        """How many orders ``iter_orders(created_since=...)`` will give, when the platform says
+        so in one cheap call (the import's progress bar and time estimate); None when it
+        cannot. Only an estimate: orders keep arriving while an import runs."""
+        return None
+
     @abstractmethod
     def fetch_orders(self, external_ids: Sequence[str]) -> list[RemoteOrder]:
         """These orders, re-read (manual update, R-ORD-3/4); missing ones are left out."""

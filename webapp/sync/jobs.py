@@ -15,6 +15,7 @@ process never opens the database, so a forked work horse starts with an empty po
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
@@ -22,9 +23,12 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import ImportState, Order, RunKind, RunState, Status, StatusGroup, SyncRun
+from webapp.platforms.base import PlatformError
 from webapp.sync.importer import import_orders
 from webapp.sync.platform import platform_for, rules_for
 from webapp.sync.runner import Context, Progress, in_app_context, run_store_job
+
+log = logging.getLogger(__name__)
 
 INITIAL_WINDOW = timedelta(days=61)
 """R-IMP-2 "the last two months", counted back from the import's start: 61 days cover any
@@ -70,9 +74,11 @@ def _initial(ctx: Context) -> None:
     began = _import_began(store.id, run)
     if store.import_state != ImportState.RUNNING or not store.checkpoint:
         store.import_state, store.checkpoint = ImportState.RUNNING, None
+    platform = platform_for(store)
+    if run.expected is None:
+        run.expected = _count(platform, began - INITIAL_WINDOW)
     db.session.commit()
-    pages = platform_for(store).iter_orders(created_since=began - INITIAL_WINDOW,
-                                            resume_from=store.checkpoint)
+    pages = platform.iter_orders(created_since=began - INITIAL_WINDOW, resume_from=store.checkpoint)
     for page in pages:
         import_orders(store, run, page.orders, initial=True)
         store.checkpoint = page.checkpoint  # in the page's commit: a restart resumes after it
@@ -80,6 +86,15 @@ def _initial(ctx: Context) -> None:
             store.import_state, store.synced_until = ImportState.DONE, began
         ctx.commit()
     store.import_state, store.checkpoint, store.synced_until = ImportState.DONE, None, began
+
+
+def _count(platform, since: datetime) -> int | None:
+    """The import's expected size for its progress bar; an estimate is no reason to fail."""
+    try:
+        return platform.count_orders(since)
+    except PlatformError as error:
+        log.info("%r: no order count (%s); progress is shown without a total", platform, error)
+        return None
 
 
 def _import_began(store_id: int, run: SyncRun) -> datetime:

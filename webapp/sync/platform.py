@@ -7,7 +7,12 @@ from webapp.extensions import redis_client
 from webapp.models import Store
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import Platform, PlatformRules
-from webapp.platforms.http import PlatformHttp
+from webapp.platforms.http import HttpSettings, PlatformHttp
+
+WEB_HTTP = HttpSettings(read_timeout=15.0, attempts=2, max_retry_wait=3.0, short_retry_after=2.0,
+                        max_budget_wait=5.0)
+"""A person waits for the wizard's live check: fail within seconds and say why, rather than
+retry for a minute as a background job may."""
 
 
 def http_for_worker() -> PlatformHttp:
@@ -19,10 +24,24 @@ def http_for_worker() -> PlatformHttp:
     return http
 
 
+def http_for_web() -> PlatformHttp:
+    http = current_app.extensions.get("orderdock_web_http")
+    if http is None:
+        http = PlatformHttp(redis_client(), WEB_HTTP)
+        current_app.extensions["orderdock_web_http"] = http
+    return http
+
+
 def platform_for(store: Store, http: PlatformHttp | None = None) -> Platform:
-    adapter = PLATFORMS[store.platform]
-    options = {"timezone": store.timezone or current_app.config["TIMEZONE"], "language": store.language}
-    return adapter(store.url, store.credentials, options, http or http_for_worker())
+    return platform_from(store.platform, store.url, store.credentials, store.timezone, store.language,
+                         http or http_for_worker())
+
+
+def platform_from(platform: str, url: str, credentials: dict, timezone: str, language: str,
+                  http: PlatformHttp) -> Platform:
+    """An adapter from a store's values, saved or not (the wizard checks before saving)."""
+    options = {"timezone": timezone or current_app.config["TIMEZONE"], "language": language}
+    return PLATFORMS[platform](url, credentials, options, http)
 
 
 def rules_for(store: Store) -> PlatformRules:

@@ -27,7 +27,12 @@ log = logging.getLogger(__name__)
 UNEXPECTED = ("The sync stopped on an unexpected error; it is tried again by itself. If this "
               "keeps happening, tell your administrator (the details are in the worker's log).")
 INACTIVE = "The store is disabled or deleted, so it was not synced."
+STOPPED = "The store was deleted or switched off during the run, so the run stopped there."
 BUSY = "Another sync of this store was running, so this one did not start; try again shortly."
+
+class StoreSwitchedOff(Exception):
+    """The store was deleted or switched off while its run was going on."""
+
 
 Progress = Callable[[SyncRun], None]
 """Called after each committed page with the run, for a foreground progress display."""
@@ -47,6 +52,9 @@ class Context:
         db.session.commit()
         if self.progress:
             self.progress(self.run)
+        db.session.refresh(self.store)
+        if self.store.deleted_at is not None or not self.store.enabled:
+            raise StoreSwitchedOff(STOPPED)  # R-CON-7: deleting stops the sync at once
 
 
 def in_app_context(job: Callable) -> Callable:
@@ -80,6 +88,8 @@ def run_store_job(store_id: int, run_id: int | None, kind: RunKind, body: Callab
         run = _start(store, run_id, kind)
         try:
             body(Context(store, run, lock, progress))
+        except StoreSwitchedOff:
+            return _stopped(run.id)
         except (PlatformError, SecretUnreadable, LockLost) as error:
             return _fail(store_id, run.id, _message(error))
         except ValueError as error:  # the importer's "edit the store" (no location, ...)
@@ -130,6 +140,15 @@ def _fail(store_id: int, run_id: int, message: str) -> SyncRun:
     db.session.add(SyncLogEntry(store_id=store_id, run_id=run_id, level=LogLevel.ERROR, reason=message))
     db.session.commit()
     log.warning("store %s: run %s failed: %s", store_id, run_id, message)
+    return run
+
+
+def _stopped(run_id: int) -> SyncRun:
+    """Not a failure of the shop: the store's record keeps its state, the run says why it ended."""
+    db.session.rollback()
+    run = db.session.get(SyncRun, run_id)
+    run.state, run.error, run.finished_at = RunState.FAILED, STOPPED, utcnow()
+    db.session.commit()
     return run
 
 

@@ -9,9 +9,9 @@ from webapp.htmx import is_htmx
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp.views import auth, clients, orders, products, settings, system
+    from webapp.views import auth, clients, orders, products, settings, stores, system
 
-    for module in (auth, orders, clients, products, settings, system):
+    for module in (auth, orders, clients, products, settings, stores, system):
         app.register_blueprint(module.bp)
 
     @app.get("/")

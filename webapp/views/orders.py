@@ -10,7 +10,7 @@ from webapp.access import limit_to_my_locations, my_locations, order_or_404
 from webapp.extensions import db
 from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm, StatusForm
 from webapp.htmx import is_htmx, render_page_or_partial
-from webapp.models import Client, FeedKind, Order, OrderType, Product, Status
+from webapp.models import Client, FeedKind, Order, OrderType, Product, Status, Store
 from webapp.models.orders import OrderLocked
 from webapp.views.clients import client_match, find_or_create_client
 
@@ -30,8 +30,10 @@ def index():
     page = db.paginate(query.order_by(SORTS[filters["sort"]], Order.id.desc()),
                        per_page=current_app.config["ORDERS_PER_PAGE"], error_out=False)
     statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()
+    stores = db.session.execute(select(Store.id, Store.name).where(Store.deleted_at.is_(None))
+                                .order_by(Store.name)).all()
     return render_page_or_partial("orders/index.html", "orders/partials/table.html", page=page,
-                                  filters=filters, statuses=statuses, locations=my_locations())
+                                  filters=filters, statuses=statuses, locations=my_locations(), stores=stores)
 
 
 def _read_filters() -> dict:
@@ -41,7 +43,13 @@ def _read_filters() -> dict:
         "status": args.get("status", type=int),
         "location": args.get("location", type=int),
         "sort": args.get("sort") if args.get("sort") in SORTS else "new",
+        "store": _store_filter(args.get("store", "")),
     }
+
+
+def _store_filter(value: str) -> str:
+    """R-ORD-1: "" (all orders), "office", "integrations", or one store's id."""
+    return value if value in ("office", "integrations") or value.isdigit() else ""
 
 
 def _apply_filters(query, filters: dict):
@@ -51,7 +59,15 @@ def _apply_filters(query, filters: dict):
         query = query.where(Order.location_id == filters["location"])
     if filters["q"]:
         query = query.join(Order.client).where(_text_match(filters["q"]))
-    return query
+    return _apply_store_filter(query, filters["store"])
+
+
+def _apply_store_filter(query, store: str):
+    if store == "office":
+        return query.where(Order.store_id.is_(None))
+    if store == "integrations":
+        return query.where(Order.store_id.is_not(None))
+    return query.where(Order.store_id == int(store)) if store else query
 
 
 def _text_match(text: str):

@@ -147,6 +147,11 @@ class ShopifyPlatform(Platform):
         for raw, cursor in pages:
             yield OrdersPage(self._map(raw), checkpoint=cursor)
 
+    def count_orders(self, created_since: datetime) -> int | None:
+        answer = self.client.get("orders/count", {"status": "any", "created_at_min": _shopify_time(created_since)})
+        count = answer.get("count")
+        return count if isinstance(count, int) and count >= 0 else None
+
     def fetch_orders(self, external_ids: Sequence[str]) -> list[RemoteOrder]:
         wanted = list(dict.fromkeys(i for i in map(clean_text, external_ids) if i.isdigit()))
         found: dict[str, RemoteOrder] = {}

@@ -196,6 +196,11 @@ class WooCommercePlatform(Platform):
             yield OrdersPage(self._map(rows), cursor.dump() if cursor else None)
         raise BadPayload("WooCommerce kept returning pages beyond any plausible shop size.")
 
+    def count_orders(self, created_since: datetime) -> int | None:
+        """X-WP-Total of the first page of the same query, asked for one row."""
+        first = _Cursor(by="date", created_since=mapping.gmt_text(created_since), updated_since=None)
+        return self.client.get_list("orders", {**first.params(), "per_page": 1}).total
+
     def _read_page(self, cursor: _Cursor) -> tuple[list[dict[str, Any]], _Cursor | None]:
         """This page's new orders, and the cursor of the next page (None after the last)."""
         answer = self.client.get_list("orders", cursor.params())

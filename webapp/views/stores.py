@@ -1,0 +1,308 @@
+"""Connected stores, for administrators: the list, the two-step wizard (R-CON-1..6), the store
+page with its import progress, editing, deleting (R-CON-7) and the sync log."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.forms.stores import ConfirmForm, StoreForm, missing_credentials, store_form
+from webapp.htmx import STOP_POLLING, render_page_or_partial
+from webapp.models import ImportState, Location, Order, OrderType, RunKind, Store, SyncLogEntry, SyncRun
+from webapp.models.types import utcnow
+from webapp.platforms import PLATFORMS
+from webapp.platforms.base import PlatformError, normalize_store_url
+from webapp import store_setup
+from webapp.secrets import SecretUnreadable
+from webapp.store_setup import Draft
+from webapp.sync import progress
+from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
+
+bp = Blueprint("stores", __name__, url_prefix="/settings/stores")
+LOG_PAGE = 30
+
+
+@bp.before_request
+def only_administrators():
+    """Stores hold shop passwords: only administrators see or change them."""
+    if not current_user.is_admin:
+        abort(403, description="Only an administrator can connect or change stores. Ask one of them for help.")
+
+
+def active_store_or_404(store_id: int) -> Store:
+    store = db.get_or_404(Store, store_id)
+    if store.deleted_at is not None:
+        abort(404, description="This store was deleted. Its imported orders are still in the orders list.")
+    return store
+
+
+# ---------------------------------------------------------------------------------------------
+# The list
+# ---------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    """Every store with its state, last successful sync and the orders it brought in."""
+    stores = db.session.scalars(select(Store).where(Store.deleted_at.is_(None)).order_by(Store.name)).all()
+    counts = dict(db.session.execute(select(Order.store_id, func.count(Order.id))
+                                     .where(Order.store_id.is_not(None)).group_by(Order.store_id)).all())
+    return render_template("stores/index.html", stores=stores, counts=counts, platforms=PLATFORMS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 1: the store and its credentials (new and edit)
+# ---------------------------------------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Step 1 for a new store: fields, then a live check of the credentials on Next."""
+    platform = _chosen_platform(request.values.get("platform"))
+    form = store_form(platform)
+    _fill_choices(form)
+    return _next(form, platform, None) or _step_one(form, None)
+
+
+@bp.route("/<int:store_id>/edit", methods=["GET", "POST"])
+def edit(store_id: int):
+    """Step 1 for an existing store; blank credential fields keep what is saved."""
+    store = active_store_or_404(store_id)
+    form = store_form(store.platform, editing=True, obj=_form_values(store))
+    _fill_choices(form)
+    return _next(form, store.platform, store) or _step_one(form, store)
+
+
+@bp.post("/form")
+def refresh_form():
+    """The step-1 fields again for another platform or location (htmx swaps a part of them)."""
+    store = active_store_or_404(request.args.get("store_id", type=int)) if request.args.get("store_id") else None
+    platform = store.platform if store else _chosen_platform(request.form.get("platform"))
+    form = store_form(platform, editing=store is not None)
+    _fill_choices(form)
+    return render_template("stores/partials/step_one.html", form=form, store=store)
+
+
+def _next(form: StoreForm, platform: str, store: Store | None):
+    """Next: every field error at once, then the live check; the redirect to step 2, or None."""
+    if not form.is_submitted():
+        return None
+    valid = form.validate_on_submit()
+    draft = _draft(form, platform, store)  # adds its own field errors even when others failed
+    if valid and draft is not None and _checked(form, draft):
+        return redirect(url_for("stores.mapping", token=store_setup.keep_draft(draft, current_user.id)))
+    return None
+
+
+def _step_one(form: StoreForm, store: Store | None):
+    status = 422 if form.is_submitted() else 200
+    return render_template("stores/step_one.html", form=form, store=store), status
+
+
+def _chosen_platform(value: str | None) -> str:
+    return value if value in PLATFORMS else next(iter(PLATFORMS))
+
+
+def _fill_choices(form: StoreForm) -> None:
+    form.location_id.choices = [(0, "— choose —")] + [
+        (row.id, row.name) for row in db.session.scalars(select(Location).order_by(Location.name))]
+    form.order_type_id.choices = [(0, "— choose —")] + [
+        (row.id, row.name) for row in db.session.scalars(select(OrderType).order_by(OrderType.name))]
+    form.manager_ids.choices = [(person.id, person.name)
+                                for person in store_setup.offered_managers(form.location_id.data)]
+
+
+def _form_values(store: Store):
+    """What the edit form shows; credentials never (R-CON-8)."""
+    class Values:
+        enabled, platform, name, url = store.enabled, store.platform, store.name, store.url
+        location_id, order_type_id = store.location_id, store.order_type_id
+        language, identify_by = store.language, store.identify_by
+        managers = "all" if store.managers_all else "selected"
+        manager_ids = [person.id for person in store.managers]
+    return Values()
+
+
+def _draft(form: StoreForm, platform: str, store: Store | None = None) -> Draft | None:
+    """Step 1 as a Draft, or None with the field errors set."""
+    rules = PLATFORMS[platform].RULES
+    credentials = {**_saved_credentials(store), **form.credentials()}
+    for label in missing_credentials(rules, credentials):
+        field = next(f for f in form.credential_fields() if f.label.text == label)
+        field.errors.append(f"Enter the {label.lower()}; it is needed to connect to {PLATFORMS[platform].title}.")
+    url = _normalized_url(form)
+    if url and _connected_elsewhere(platform, url, store):
+        form.url.errors.append("This shop is connected already (see the stores list); edit that store instead.")
+    if form.managers.data == "selected" and not form.manager_ids.data:
+        form.manager_ids.errors.append("Tick at least one manager, or choose All.")
+    if form.errors or any(f.errors for f in form):
+        return None
+    return Draft(platform=platform, name=form.name.data.strip(), url=url, location_id=form.location_id.data,
+                 order_type_id=form.order_type_id.data, credentials=credentials, enabled=form.enabled.data,
+                 language=form.language.data if rules.language_choice else "",
+                 identify_by=form.identify_by.data, managers_all=form.managers.data != "selected",
+                 manager_ids=list(form.manager_ids.data or []), timezone=store.timezone if store else "",
+                 store_id=store.id if store else None)
+
+
+def _saved_credentials(store: Store | None) -> dict:
+    if store is None:
+        return {}
+    try:
+        return store.credentials
+    except SecretUnreadable:
+        return {}  # the key changed: the fields are required again, and say so
+
+
+def _normalized_url(form: StoreForm) -> str | None:
+    try:
+        return normalize_store_url(form.url.data)
+    except ValueError as error:
+        form.url.errors.append(str(error))
+        return None
+
+
+def _connected_elsewhere(platform: str, url: str, store: Store | None) -> bool:
+    query = select(Store.id).where(Store.platform == platform, Store.url == url, Store.deleted_at.is_(None))
+    if store is not None:
+        query = query.where(Store.id != store.id)
+    return db.session.scalar(query) is not None
+
+
+def _checked(form: StoreForm, draft: Draft) -> bool:
+    """R-CON-4: the live check; its failure is shown above the fields, nothing typed is lost."""
+    try:
+        draft.statuses = [{"id": s.id, "name": s.name} for s in store_setup.check(draft)]
+    except PlatformError as error:
+        form.form_errors.append(error.message)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 2: the status mapping, then save (and import)
+# ---------------------------------------------------------------------------------------------
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+def mapping(token: str):
+    """R-CON-5: map each platform status; Shopify has none to map. Save starts the import."""
+    draft = store_setup.load_draft(token, current_user.id)
+    if draft is None:
+        flash("The connection form expired (after 30 minutes) or was already saved. Enter the store again.",
+              "error")
+        return redirect(url_for("stores.index"))
+    rules, remote = PLATFORMS[draft.platform].RULES, draft.remote_statuses()
+    store = db.session.get(Store, draft.store_id) if draft.store_id else None
+    chosen, errors = _mapping_from_request(remote, store)
+    if request.method == "POST" and ConfirmForm().validate_on_submit() and not errors:
+        return _save(draft, chosen, token)
+    context = {"draft": draft, "remote": remote, "rules": rules, "chosen": chosen, "errors": errors,
+               "statuses": store_setup.our_statuses(), "store": store, "platform": PLATFORMS[draft.platform],
+               "form": ConfirmForm(), "token": token}
+    return render_template("stores/mapping.html", **context), (422 if errors else 200)
+
+
+def _mapping_from_request(remote, store: Store | None) -> tuple[dict[str, int], dict[str, str]]:
+    """The mapping shown or posted, and an error per platform status left unmapped."""
+    suggested = store_setup.suggested_mapping(remote, store.status_map if store else None)
+    if request.method != "POST":
+        return suggested, {}
+    known = {status.id for status in store_setup.our_statuses()}
+    chosen = {s.id: request.form.get(f"status-{s.id}", type=int) for s in remote}
+    errors = {key: "Choose the back-office status for this one." for key, value in chosen.items()
+              if value not in known}
+    return {key: value for key, value in chosen.items() if value in known}, errors
+
+
+def _save(draft: Draft, mapping: dict[str, int], token: str):
+    store = store_setup.save(draft, mapping)
+    db.session.commit()
+    store_setup.drop_draft(token, current_user.id)
+    if store.import_state != ImportState.DONE and store.enabled:
+        enqueue_initial_import(store)  # R-CON-6; commits the run before enqueueing
+        flash(f"Store {store.name} saved. Its orders of the last two months are being imported.", "success")
+    else:
+        flash(f"Store {store.name} saved.", "success")
+    return redirect(url_for("stores.detail", store_id=store.id))
+
+
+# ---------------------------------------------------------------------------------------------
+# The store page, its progress panel and actions
+# ---------------------------------------------------------------------------------------------
+
+
+@bp.get("/<int:store_id>")
+def detail(store_id: int):
+    """The store: its settings at a glance, the import or sync in progress, the last runs."""
+    store = active_store_or_404(store_id)
+    runs = db.session.scalars(select(SyncRun).where(SyncRun.store_id == store.id)
+                              .order_by(SyncRun.id.desc()).limit(5)).all()
+    orders = db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store.id))
+    return render_template("stores/detail.html", store=store, runs=runs, orders=orders,
+                           panel=progress.panel(store), platform=PLATFORMS[store.platform], form=ConfirmForm())
+
+
+@bp.get("/<int:store_id>/progress")
+def progress_panel(store_id: int):
+    """The self-polling progress panel; 286 stops the polling once nothing runs."""
+    store = active_store_or_404(store_id)
+    panel = progress.panel(store)
+    body = render_template("stores/partials/progress.html", store=store, panel=panel, form=ConfirmForm())
+    return body, (200 if panel.active else STOP_POLLING)
+
+
+@bp.post("/<int:store_id>/sync")
+def sync_now(store_id: int):
+    """Start a sync now (or the initial import, if it has not finished)."""
+    store = active_store_or_404(store_id)
+    ConfirmForm().validate_on_submit() or abort(400, description="Reload the page and try again.")
+    if not store.enabled:
+        flash("The integration is switched off; switch it on first.", "error")
+    elif store.import_state == ImportState.DONE:
+        enqueue_sync(store, RunKind.MANUAL)
+        flash("Sync started.", "success")
+    else:
+        enqueue_initial_import(store)
+        flash("Import started.", "success")
+    return redirect(url_for("stores.detail", store_id=store.id))
+
+
+@bp.post("/<int:store_id>/enabled")
+def switch(store_id: int):
+    """Switch the integration off (no more syncs) or on again."""
+    store = active_store_or_404(store_id)
+    ConfirmForm().validate_on_submit() or abort(400, description="Reload the page and try again.")
+    store.enabled = not store.enabled
+    db.session.commit()
+    flash(f"Integration {'switched on: it syncs every 5 minutes' if store.enabled else 'switched off'}.", "success")
+    return redirect(url_for("stores.detail", store_id=store.id))
+
+
+@bp.route("/<int:store_id>/delete", methods=["GET", "POST"])
+def delete(store_id: int):
+    """R-CON-7: ask, then delete: syncing stops at once; imported orders, clients and products stay."""
+    store = active_store_or_404(store_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        store.deleted_at, store.enabled = utcnow(), False
+        store.credentials = {}  # nothing left to leak once it is gone
+        db.session.commit()
+        flash(f"Store {store.name} deleted. Its imported orders stay in the orders list.", "success")
+        return redirect(url_for("stores.index"))
+    orders = db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store.id))
+    return render_template("stores/delete.html", store=store, orders=orders, form=form)
+
+
+@bp.get("/<int:store_id>/log")
+def log(store_id: int):
+    """The store's sync log: runs and the orders skipped or failed, newest first."""
+    store = active_store_or_404(store_id)
+    entries = db.paginate(select(SyncLogEntry).where(SyncLogEntry.store_id == store.id)
+                          .order_by(SyncLogEntry.id.desc()), per_page=LOG_PAGE, error_out=False)
+    runs = db.session.scalars(select(SyncRun).where(SyncRun.store_id == store.id)
+                              .order_by(SyncRun.id.desc()).limit(20)).all()
+    return render_page_or_partial("stores/log.html", "stores/partials/log_entries.html",
+                                  store=store, entries=entries, runs=runs)
+
