@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -66,7 +69,9 @@ def live_app(tmp_path_factory, redis_url):
     folder = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{folder / 'orderdock.db'}"
     migrate_database(url, tmp_path_factory)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url, "SECRET_KEY": "e2e-secret",
+    # A Redis database of its own: the e2e worker must never take the integration tests' jobs.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/1",
+                      "SECRET_KEY": "e2e-secret",
                       "INSTANCE_PATH": str(folder / "instance"), "CURRENCY": "EUR", "TIMEZONE": "Europe/Berlin"})
     with app.app_context():
         from webapp.demo import seed
@@ -98,6 +103,28 @@ def offline_browser(context, htmx_file):
 
 def _is_loopback(url: str) -> bool:
     return url.startswith(("http://127.0.0.1", "http://localhost"))
+
+
+@pytest.fixture(scope="session")
+def worker(live_app):
+    """`worker.py work` on the live app's database, Redis and instance folder (its encryption
+    key), as `make run` starts it; stopped at the end of the session."""
+    config = live_app.config
+    env = {**os.environ, "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": config["REDIS_URL"],
+           "INSTANCE_PATH": live_app.instance_path, "SECRET_KEY": config["SECRET_KEY"],
+           "CURRENCY": "EUR", "TIMEZONE": "Europe/Berlin", "PYTHONUNBUFFERED": "1"}
+    log = (ARTIFACTS.parent / ".cache")
+    log.mkdir(exist_ok=True)
+    with open(log / "worker.log", "w") as output:
+        proc = subprocess.Popen([sys.executable, "worker.py", "work"], cwd=E2E.parent, env=env,
+                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        yield proc
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 @pytest.fixture

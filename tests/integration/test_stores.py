@@ -80,8 +80,9 @@ def test_R_CON_6_the_wizard_saves_the_store_and_its_import_runs(client, office, 
         assert panel.status_code == 200 and 'hx-trigger="every 1s"' in panel.get_data(as_text=True)
         work()
     done = client.get(f"/settings/stores/{store_id}/progress")
-    html = done.get_data(as_text=True)
-    assert done.status_code == 286 and "Import finished" in html and f"/orders/?store={store_id}" in html
+    assert done.status_code == 286 and done.headers["HX-Refresh"] == "true"  # the page shows the end
+    html = client.get(f"/settings/stores/{store_id}").get_data(as_text=True)
+    assert "Import finished" in html and f"/orders/?store={store_id}" in html and "every 1s" not in html
     imported = db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store_id))
     orders_page = client.get(f"/orders/?store={store_id}").get_data(as_text=True)
     assert imported > 0 and orders_page.count('href="/orders/') >= min(imported, 20)
@@ -196,7 +197,8 @@ def test_R_CON_7_delete_asks_then_stops_syncing_and_keeps_the_orders(client, off
     assert store.deleted_at is not None and store.credentials == {}
     assert db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store.id)) == orders
     assert db.session.scalar(select(func.count(SyncRun.id))) == runs
-    assert "My woocommerce shop" not in client.get("/settings/stores/").get_data(as_text=True)
+    listed = client.get("/settings/stores/").get_data(as_text=True)
+    assert "deleted. Its imported orders stay" in listed and f"/settings/stores/{store_id}\"" not in listed
     assert client.get(f"/settings/stores/{store.id}").status_code == 404
 
 

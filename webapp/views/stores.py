@@ -2,12 +2,12 @@
 page with its import progress, editing, deleting (R-CON-7) and the sync log."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.forms.stores import ConfirmForm, StoreForm, missing_credentials, store_form
+from webapp.forms.stores import IDENTIFY_LABELS, ConfirmForm, StoreForm, missing_credentials, store_form
 from webapp.htmx import STOP_POLLING, render_page_or_partial
 from webapp.models import ImportState, Location, Order, OrderType, RunKind, Store, SyncLogEntry, SyncRun
 from webapp.models.types import utcnow
@@ -240,7 +240,7 @@ def detail(store_id: int):
     runs = db.session.scalars(select(SyncRun).where(SyncRun.store_id == store.id)
                               .order_by(SyncRun.id.desc()).limit(5)).all()
     orders = db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store.id))
-    return render_template("stores/detail.html", store=store, runs=runs, orders=orders,
+    return render_template("stores/detail.html", store=store, runs=runs, orders=orders, identify=IDENTIFY_LABELS,
                            panel=progress.panel(store), platform=PLATFORMS[store.platform], form=ConfirmForm())
 
 
@@ -249,8 +249,12 @@ def progress_panel(store_id: int):
     """The self-polling progress panel; 286 stops the polling once nothing runs."""
     store = active_store_or_404(store_id)
     panel = progress.panel(store)
-    body = render_template("stores/partials/progress.html", store=store, panel=panel, form=ConfirmForm())
-    return body, (200 if panel.active else STOP_POLLING)
+    if not panel.active:
+        # It just ended: reload the page once, so the counts and runs beside the panel are fresh.
+        response = make_response("", STOP_POLLING)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    return render_template("stores/partials/progress.html", store=store, panel=panel, form=ConfirmForm())
 
 
 @bp.post("/<int:store_id>/sync")
