@@ -32,3 +32,19 @@ def order_or_404(order_id: int) -> Order:
             "Ask an administrator to add it to your locations."
         ))
     return order
+
+
+def order_to_change(order_id: int) -> Order:
+    """``order_or_404``, and R-ORD-5: an imported order changes only for employees with
+    "Can add products without deduction" (and administrators); others see it read-only."""
+    order = order_or_404(order_id)
+    if not may_change(order):
+        abort(403, description=(
+            f"Order {order.number} came from a connected store. Changing imported orders needs the "
+            "permission \"Can add products without deduction\"; ask an administrator for it."
+        ))
+    return order
+
+
+def may_change(order: Order) -> bool:
+    return order.store_id is None or current_user.is_admin or current_user.can_add_without_deduction

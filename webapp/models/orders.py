@@ -109,6 +109,10 @@ class Order(db.Model):
     platform_number: Mapped[str | None] = mapped_column(String(64))
     platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The platform's status id as last read from it or sent to it (NULL: not known yet). A
+    # sync applies the platform's status only when it differs from this, so a status we sent
+    # does not come back as a change, and is not sent again (pitfalls row 5).
+    platform_status: Mapped[str | None] = mapped_column(String(64))
 
     location: Mapped[Location] = relationship()
     order_type: Mapped[OrderType] = relationship()

@@ -248,13 +248,13 @@ def _upsert(page: _Page, remote: RemoteOrder) -> str:
 def _create(page: _Page, remote: RemoteOrder) -> Order:
     store = page.store
     # Everything that queries comes first: an autoflush must not meet a half-built order.
-    status, manager = _initial_status(page, remote), page.next_manager()
+    (status, seen), manager = _initial_status(page, remote), page.next_manager()
     client = matching.client_for(remote.buyer, page.rules, page.region)
     order = Order(
         number=_next_number(), store_id=store.id, external_id=remote.external_id,
         platform_number=remote.number, location_id=store.location_id, order_type_id=store.order_type_id,
         status=status, client=client, manager=manager, currency=remote.currency, created_at=remote.created_at,
-        platform_created_at=remote.created_at, synced_at=utcnow())
+        platform_created_at=remote.created_at, synced_at=utcnow(), platform_status=seen)
     db.session.add(order)
     _sync_items(page, order, remote.items)
     post_delivery(order, remote.delivery, page.rules)
@@ -272,12 +272,20 @@ def _next_number() -> str:
         return Order.next_number()
 
 
-def _initial_status(page: _Page, remote: RemoteOrder) -> Status:
-    """R-IMP-6 / R-STA-2: the mapped status, else the order type's initial one."""
+def _initial_status(page: _Page, remote: RemoteOrder) -> tuple[Status, str | None]:
+    """R-IMP-6 / R-STA-2: the mapped status, else the order type's initial one; and the
+    platform status to remember as seen (``Order.platform_status``)."""
     initial = page.store.order_type.initial_status
-    if page.rules.initial_status_from_order_type or not page.rules.statuses_in:
-        return initial
-    return page.mapped_status(remote) or initial
+    if _statuses_ignored(page.rules):
+        return initial, remote.status_id
+    mapped = page.mapped_status(remote)
+    # An unmapped status is not remembered: once someone maps it, the next sync applies it.
+    return (mapped, remote.status_id) if mapped else (initial, None)
+
+
+def _statuses_ignored(rules: PlatformRules) -> bool:
+    """R-IMP-6 / R-STA-4: the platform's status never moves ours."""
+    return rules.initial_status_from_order_type or not rules.statuses_in
 
 
 def _update(page: _Page, order: Order, remote: RemoteOrder) -> bool:
@@ -293,10 +301,20 @@ def _update(page: _Page, order: Order, remote: RemoteOrder) -> bool:
 
 
 def _sync_status(page: _Page, order: Order, remote: RemoteOrder) -> bool:
-    if page.rules.initial_status_from_order_type or not page.rules.statuses_in:
-        return False  # R-IMP-6 / R-STA-4: the platform's status never moves ours
+    """R-STA-2, without loops (pitfalls row 5): the platform's status is applied only when it
+    changed since we last read it or sent ours. So a status we pushed comes back as no
+    change, and a change made here and not (yet) pushed is not undone by a stale one.
+    NULL (imported before we remembered it) is "not known": applied as a change."""
+    if remote.status_id == order.platform_status:
+        return False
+    if _statuses_ignored(page.rules):
+        order.platform_status = remote.status_id
+        return False
     status = page.mapped_status(remote)
-    if status is None or status.id == order.status_id:
+    if status is None:
+        return False  # not remembered: mapping it later applies it (see _initial_status)
+    order.platform_status = remote.status_id
+    if status.id == order.status_id:
         return False
     previous = order.status.name
     order.status = status

@@ -11,6 +11,8 @@ from webapp.htmx import is_htmx
 def register_blueprints(app: Flask) -> None:
     from webapp.views import auth, clients, orders, products, settings, stores, system
 
+    from webapp.views import order_updates  # noqa: F401  (adds the update routes to orders.bp)
+
     for module in (auth, orders, clients, products, settings, stores, system):
         app.register_blueprint(module.bp)
 
@@ -28,6 +30,14 @@ def register_blueprints(app: Flask) -> None:
         return login_manager.unauthorized()
 
     _register_errors(app)
+    _register_template_helpers(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from webapp.access import may_change
+    from webapp.sync.platform import shop_links
+
+    app.jinja_env.globals.update(may_change=may_change, shop_links=shop_links)
 
 
 PUBLIC_ENDPOINTS = {"auth.login", "system.health", "static"}

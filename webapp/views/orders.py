@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from webapp.access import limit_to_my_locations, my_locations, order_or_404
+from webapp.access import limit_to_my_locations, may_change, my_locations, order_or_404, order_to_change
 from webapp.extensions import db
 from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm, StatusForm
 from webapp.htmx import is_htmx, render_page_or_partial
@@ -26,7 +26,7 @@ def index():
     query = limit_to_my_locations(select(Order))
     query = _apply_filters(query, filters)
     query = query.options(joinedload(Order.client), joinedload(Order.status), joinedload(Order.location),
-                          joinedload(Order.manager))
+                          joinedload(Order.manager), joinedload(Order.store))
     page = db.paginate(query.order_by(SORTS[filters["sort"]], Order.id.desc()),
                        per_page=current_app.config["ORDERS_PER_PAGE"], error_out=False)
     statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()
@@ -152,7 +152,7 @@ def _order_response(order: Order, partial: str = "orders/partials/order.html", *
 @bp.post("/<int:order_id>/comments")
 def comment(order_id: int):
     """Add an employee's comment to the event feed."""
-    order = order_or_404(order_id)
+    order = order_to_change(order_id)
     form = CommentForm()
     if form.validate_on_submit():
         order.note(FeedKind.COMMENT, form.text.data.strip(), current_user)
@@ -164,7 +164,7 @@ def comment(order_id: int):
 @bp.post("/<int:order_id>/status")
 def change_status(order_id: int):
     """Change the status; the feed records who changed it from what to what."""
-    order = order_or_404(order_id)
+    order = order_to_change(order_id)
     form = StatusForm()
     form.status_id.choices = _status_choices()
     if form.validate_on_submit():
@@ -177,7 +177,7 @@ def change_status(order_id: int):
 @bp.post("/<int:order_id>/items")
 def add_item(order_id: int):
     """Add a product or a free-text line to the order."""
-    order = order_or_404(order_id)
+    order = order_to_change(order_id)
     form = ItemForm()
     form.product_id.choices = _product_choices()
     if form.validate_on_submit():
@@ -198,7 +198,7 @@ def add_item(order_id: int):
 @bp.post("/<int:order_id>/write-off")
 def write_off(order_id: int):
     """Deduct the order's products from stock and freeze its items."""
-    order = order_or_404(order_id)
+    order = order_to_change(order_id)
     if not current_user.can_write_off:
         abort(403, description="You are not allowed to write off products. Ask an administrator for the permission.")
     if not ConfirmForm().validate_on_submit():
