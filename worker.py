@@ -19,7 +19,9 @@ def work(burst: bool = False) -> None:
     with app.app_context():
         connection = redis_client()
         worker = Worker(list(QUEUES), connection=connection)
-        worker.work(burst=burst, with_scheduler=False)
+        # RQ's scheduler puts retried jobs (a status push the shop did not answer) back on
+        # their queue when their wait is over; without it they would wait forever.
+        worker.work(burst=burst, with_scheduler=True)
 
 
 def run_scheduler() -> None:

@@ -116,7 +116,9 @@ def _status_map(remote: list[RemoteStatus], spec: StoreSpec, required: bool) -> 
         wanted = " ".join(f'--map "{s.id}=<our status>"' for s in missing)
         raise ConnectError(f"Map every platform status (R-CON-5): {_names(missing)}. Add {wanted}, "
                            "or --guess-statuses.")
-    return mapping
+    # In the platform's order, as the wizard saves it: a push picks the first of several
+    # platform statuses mapped to one of ours (status_push.platform_status_for).
+    return {status.id: mapping[status.id] for status in remote if status.id in mapping}
 
 
 def _remote(remote: list[RemoteStatus], key: str) -> RemoteStatus:

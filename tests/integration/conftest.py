@@ -10,6 +10,7 @@ from flask import g
 from tests.support import factories
 from webapp import create_app
 from webapp.extensions import db
+from webapp.models import StatusGroup
 
 
 @pytest.fixture
@@ -52,6 +53,17 @@ def world(app):
     w.repair = factories.order_type(w.new, "Repair")
     w.admin = factories.employee("admin")
     return w
+
+
+@pytest.fixture
+def office(world):
+    """The world plus a status in every group (for store mappings) and the order type of imports."""
+    factories.status("Handed to courier", StatusGroup.DELIVERY)
+    factories.status("On hold", StatusGroup.PENDING)
+    factories.status("Closed", StatusGroup.CLOSED_SUCCESS)
+    factories.status("Cancelled", StatusGroup.CLOSED_FAIL)
+    factories.order_type(world.new, "Online order")
+    return world
 
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

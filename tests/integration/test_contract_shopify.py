@@ -165,8 +165,10 @@ def test_first_request_carries_the_filters_and_later_ones_only_the_cursor(full_r
     _, log = full_run
     calls = [r for r in log if r["path"] == f"/admin/api/{VERSION}/orders.json"]
     assert calls[0]["query"] == {"status": ["any"], "limit": ["250"]}
-    assert len(calls) == 4
-    assert all(set(c["query"]) == {"page_info", "limit"} for c in calls[1:])
+    # A busy machine may see a 429 from the bucket; its retry repeats the same request exactly.
+    distinct = [call["query"] for index, call in enumerate(calls) if index == 0 or call["query"] != calls[index - 1]["query"]]
+    assert len(distinct) == 4
+    assert all(set(query) == {"page_info", "limit"} for query in distinct[1:])
 
 
 def test_simulator_refuses_filters_next_to_page_info(big):

@@ -12,25 +12,19 @@ from flask import g
 from sqlalchemy import select
 
 from tests.integration.conftest import csrf_token, post, sign_in
-from tests.integration.test_sync_jobs import change_quantity, connect_store, fresh, imported, open_order, work
+from tests.integration.test_sync_jobs import change_quantity, fresh, imported, open_order, work
 from tests.support import factories
 from tests.support.simulators import serving
 from webapp.extensions import db
-from webapp.models import Order, Role, Status, StatusGroup, Store
+from webapp.models import Order, Role, Store
 
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def office(world):
-    factories.status("Handed to courier", StatusGroup.DELIVERY)
-    factories.status("On hold", StatusGroup.PENDING)
-    factories.status("Closed", StatusGroup.CLOSED_SUCCESS)
-    factories.status("Cancelled", StatusGroup.CLOSED_FAIL)
-    factories.order_type(world.new, "Online order")
-    world.clerk = factories.employee("clerk", Role.MANAGER, [world.main], can_add_without_deduction=False)
-    world.trusted = factories.employee("trusted", Role.MANAGER, [world.main], can_add_without_deduction=True)
-    return world
+@pytest.fixture(autouse=True)
+def people(office):
+    factories.employee("clerk", Role.MANAGER, [office.main], can_add_without_deduction=False)
+    factories.employee("trusted", Role.MANAGER, [office.main], can_add_without_deduction=True)
 
 
 def run_jobs() -> None:
@@ -76,7 +70,8 @@ def test_R_ORD_3_bulk_update_reports_queued_and_waiting_orders(client, office, r
         second = post(client, "/orders/update", {"order_ids": [*ids, local]}, page="/orders/", follow_redirects=True)
         text = second.get_data(as_text=True)
     assert "2 orders queued for update" in text
-    assert re.search(r"2 updated less than 10 minutes ago wait \(the longest \d+ min \d+ s more\)", text)
+    assert re.search(r"2 updated less than 10 minutes ago, not queued \(all can be updated again in \d+ min \d+ s\)",
+                     text)
     assert "1 created here, with no store to update from" in text
 
 

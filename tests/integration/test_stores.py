@@ -16,7 +16,7 @@ from tests.support import factories
 from tests.support.simulators import serving
 from webapp.extensions import db, redis_client
 from webapp.models import (
-    ImportState, LogLevel, Order, Role, RunKind, RunState, Status, StatusGroup, Store, SyncLogEntry, SyncRun,
+    LogLevel, Order, Role, RunKind, RunState, StatusGroup, Store, SyncLogEntry, SyncRun,
 )
 from webapp.sync import runner
 from webapp.sync.queues import QUEUES, queue

@@ -58,17 +58,6 @@ def quick_budget(monkeypatch):
 
 
 
-@pytest.fixture
-def office(world):
-    """The world plus a status in every group (for mappings) and the order type of imports."""
-    factories.status("Handed to courier", StatusGroup.DELIVERY)
-    factories.status("On hold", StatusGroup.PENDING)
-    factories.status("Closed", StatusGroup.CLOSED_SUCCESS)
-    factories.status("Cancelled", StatusGroup.CLOSED_FAIL)
-    factories.order_type(world.new, "Online order")
-    return world
-
-
 def connect_store(platform: str, sim, name: str | None = None) -> Store:
     spec = StoreSpec(platform, name or f"{platform} shop", sim.url, "Main workshop", "Online order",
                      dict(CREDENTIALS[platform]), guess_statuses=True, timezone=ZONES[platform],

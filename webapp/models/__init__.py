@@ -12,11 +12,13 @@ from webapp.models.orders import (
     Status,
     StatusGroup,
 )
+from webapp.models.notifications import Notification
 from webapp.models.staff import Employee, Location, Role
 from webapp.models.stores import ImportState, LogLevel, RunKind, RunState, Store, SyncLogEntry, SyncRun
 
 __all__ = [
     "GROUP_LABELS", "PIECE", "Category", "Client", "Counter", "Employee", "FeedEntry", "FeedKind", "Location",
+    "Notification",
     "Order", "OrderItem", "OrderType", "Product", "Role", "Status", "StatusGroup", "Store",
     "ImportState", "LogLevel", "RunKind", "RunState", "SyncLogEntry", "SyncRun",
 ]

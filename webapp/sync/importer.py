@@ -2,10 +2,12 @@
 
 Role in ``sync/``: the *importer*. A job hands it a page of ``RemoteOrder`` records; it
 creates or updates one ``Order`` per (store, external id) (R-IMP-7), with its status by the
-store's mapping (R-STA-2, R-IMP-6), client and products (``matching``), non-deductible items
-frozen after write-off (R-IMP-4, R-PRD-7), the amount as the total of the items (R-ORD-6)
-and delivery comments (``delivery``). Orders the rules keep out (R-IMP-2, R-IMP-5, R-ORD-7)
-are counted and logged. Every difference between platforms is read from ``PlatformRules``.
+store's mapping (R-STA-2, R-IMP-6; only when the platform changed it, so that a status we
+pushed back never loops, see ``status_push``), client and products (``matching``),
+non-deductible items frozen after write-off (R-IMP-4, R-PRD-7), the amount as the total of
+the items (R-ORD-6) and delivery comments (``delivery``). Orders the rules keep out
+(R-IMP-2, R-IMP-5, R-ORD-7) are counted and logged. Every difference between platforms is
+read from ``PlatformRules``.
 
 Each order runs in its own SAVEPOINT, so one broken order is rolled back alone and the page
 goes on. Nothing here commits: the caller commits the page together with the store's
@@ -30,6 +32,7 @@ from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformRules, RemoteItem, RemoteOrder
 from webapp.sync import matching
 from webapp.sync.delivery import post_delivery
+from webapp.sync.notifications import notify_managers
 from webapp.sync.platform import rules_for
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ def import_orders(store: Store, run: SyncRun, orders: Sequence[RemoteOrder], *,
     _check_store(store)
     _hold_transaction()
     page = _Page.of(store, run)
+    page.notify = not initial  # R-ORD-8: the backfill of two months is history, not news
     result = PageResult()
     for remote in orders:
         result.count(_import_one(page, remote, initial))
@@ -106,6 +110,7 @@ class _Page:
     region: str
     statuses: dict[str, Status | None] = field(default_factory=dict)
     managers: list[Employee] | None = None
+    notify: bool = False
 
     @classmethod
     def of(cls, store: Store, run: SyncRun) -> _Page:
@@ -123,10 +128,14 @@ class _Page:
             self.log_unmapped(remote)
         return status
 
-    def next_manager(self) -> Employee | None:
-        """R-CON-2 (our choice): the store's managers take new orders in turn."""
+    def manager_list(self) -> list[Employee]:
         if self.managers is None:
             self.managers = manager_candidates(self.store)
+        return self.managers
+
+    def next_manager(self) -> Employee | None:
+        """R-CON-2 (our choice): the store's managers take new orders in turn."""
+        self.manager_list()
         if not self.managers:
             return None
         turn = self.store.manager_turn or 0
@@ -259,6 +268,8 @@ def _create(page: _Page, remote: RemoteOrder) -> Order:
     _sync_items(page, order, remote.items)
     post_delivery(order, remote.delivery, page.rules)
     db.session.flush()  # inside the savepoint, so a duplicate key is caught by _upsert
+    if page.notify:
+        notify_managers(order, page.manager_list())
     return order
 
 

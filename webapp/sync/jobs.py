@@ -1,12 +1,14 @@
-"""Role in ``sync/``: the RQ entry points of the "sync" queue. They take ids, never objects,
-and read the platform through its adapter (``platform_for``) and write through the
-importer; the frame (lock, run state, failures) is ``runner.run_store_job``.
+"""Role in ``sync/``: the RQ entry points of the "sync" and "push" queues. They take ids,
+never objects, and read the platform through its adapter (``platform_for``) and write through
+the importer; the frame (lock, run state, failures) is ``runner.run_store_job``.
 
 * ``initial_import`` — R-IMP-2: the orders of the last two months, minus the platform's
   excluded statuses. Resumable: each page is committed together with the adapter's
   checkpoint on the store, and a restarted job goes on from there.
 * ``sync_store`` — R-IMP-1/3/4: what changed since the last complete run.
 * ``sync_orders`` — R-ORD-3/4: the given platform orders re-read now.
+* ``push_status`` — R-STA-1/3: an order's status sent to its platform (on the "push"
+  queue; the rules and the bookkeeping are ``status_push``).
 
 A job runs inside the app context ``worker.py`` provides (it makes one when started by a
 plain ``rq worker``) and removes the database session when it ends. The worker's main
@@ -24,6 +26,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import ImportState, Order, RunKind, RunState, Status, StatusGroup, SyncRun
 from webapp.platforms.base import PlatformError
+from webapp.sync import status_push
 from webapp.sync.importer import import_orders
 from webapp.sync.platform import platform_for, rules_for
 from webapp.sync.runner import Context, Progress, in_app_context, run_store_job
@@ -62,6 +65,12 @@ def sync_orders(store_id: int, external_ids: Sequence[str], run_id: int | None =
     run = run_store_job(store_id, run_id, RunKind.MANUAL, functools.partial(_update, ids=ids),
                         wait=MANUAL_LOCK_WAIT)
     return run.id if run else None
+
+
+@in_app_context
+def push_status(order_id: int) -> str:
+    """R-STA-1/3: the order's current status sent to its platform, when still needed."""
+    return status_push.push(order_id)
 
 
 def _update(ctx: Context, ids: list[str]) -> None:

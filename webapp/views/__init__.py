@@ -9,11 +9,11 @@ from webapp.htmx import is_htmx
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp.views import auth, clients, orders, products, settings, stores, system
+    from webapp.views import auth, clients, notifications, orders, products, settings, stores, system
 
     from webapp.views import order_updates  # noqa: F401  (adds the update routes to orders.bp)
 
-    for module in (auth, orders, clients, products, settings, stores, system):
+    for module in (auth, orders, clients, products, settings, stores, notifications, system):
         app.register_blueprint(module.bp)
 
     @app.get("/")
@@ -36,8 +36,9 @@ def register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from webapp.access import may_change
     from webapp.sync.platform import shop_links
+    from webapp.views.notifications import unread_count
 
-    app.jinja_env.globals.update(may_change=may_change, shop_links=shop_links)
+    app.jinja_env.globals.update(may_change=may_change, shop_links=shop_links, unread_notifications=unread_count)
 
 
 PUBLIC_ENDPOINTS = {"auth.login", "system.health", "static"}

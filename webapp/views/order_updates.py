@@ -103,8 +103,8 @@ def _bulk_summary(queued: int, waits: list[int], local: int) -> str:
     parts = [f"{queued} order{'s' if queued != 1 else ''} queued for update"]
     waiting = [w for w in waits if w > 0]
     if waiting:
-        parts.append(f"{len(waiting)} updated less than 10 minutes ago wait (the longest "
-                     f"{wait_text(max(waiting))} more)")
+        parts.append(f"{len(waiting)} updated less than 10 minutes ago, not queued (all can be updated "
+                     f"again in {wait_text(max(waiting))})")
     if len(waits) > len(waiting):
         parts.append(f"{len(waits) - len(waiting)} not updated: imported orders need the permission "
                      "\"Can add products without deduction\"")

@@ -6,13 +6,15 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from webapp.access import limit_to_my_locations, may_change, my_locations, order_or_404, order_to_change
+from webapp.access import limit_to_my_locations, my_locations, order_or_404, order_to_change
 from webapp.extensions import db
 from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm, StatusForm
 from webapp.htmx import is_htmx, render_page_or_partial
 from webapp.models import Client, FeedKind, Order, OrderType, Product, Status, Store
 from webapp.models.orders import OrderLocked
+from webapp.sync import status_push
 from webapp.views.clients import client_match, find_or_create_client
+from webapp.views.notifications import mark_read
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -118,6 +120,9 @@ def _create_order(form: NewOrderForm, client: Client) -> Order:
 def detail(order_id: int):
     """The order page: header, items with totals, and the event feed."""
     order = order_or_404(order_id)
+    if order.store_id is not None:
+        mark_read(order.id)  # R-ORD-8: seen, however the employee got here
+        db.session.commit()
     return render_page_or_partial("orders/detail.html", "orders/partials/order.html", **_order_context(order))
 
 
@@ -170,6 +175,7 @@ def change_status(order_id: int):
     if form.validate_on_submit():
         order.change_status(db.session.get(Status, form.status_id.data), current_user)
         db.session.commit()
+        status_push.enqueue_push(order)  # R-STA-1/3/4; choosing it again re-sends a failed push
         return _order_response(order)
     return _invalid(order, status_form=form)
 
@@ -208,6 +214,7 @@ def write_off(order_id: int):
     except OrderLocked as locked:
         abort(409, description=str(locked))
     db.session.commit()
+    status_push.after_write_off(order)  # R-STA-3: a held-back "completed" goes now
     flash(f"Products of order {order.number} written off.", "success")
     return _order_response(order)
 

@@ -1,0 +1,147 @@
+"""Imported orders in the browser: the Store filter and column (R-ORD-1, R-ORD-2), the update
+button and its 10-minute limit (R-ORD-4), bulk update (R-ORD-3), notifications (R-ORD-8) and
+read-only orders without the permission (R-ORD-5). A WooCommerce simulator on loopback, and
+the real worker (`worker.py work`) imports from it."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from e2e.conftest import screenshot
+from simulators.woocommerce import CONSUMER_KEY, CONSUMER_SECRET
+from tests.support.simulators import serving
+from webapp.extensions import db
+from webapp.models import ImportState, Order, Store
+from webapp.stores_cli import StoreSpec, connect
+from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
+
+NAME = "E2E Woo shop"
+
+
+@pytest.fixture(scope="module")
+def shop(live_app, worker):
+    """A WooCommerce store connected to its simulator, its initial import done by the worker."""
+    with serving("woocommerce", orders=40) as sim, live_app.app_context():
+        spec = StoreSpec("woocommerce", NAME, sim.url, "Main workshop", "Online order",
+                         {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}, guess_statuses=True)
+        store = connect(spec)
+        db.session.add(store)
+        db.session.commit()
+        enqueue_initial_import(store)
+        store_id = store.id
+        wait_for(lambda: _fresh(store_id).import_state == ImportState.DONE, "the initial import")
+        db.session.remove()
+        yield sim, store_id
+
+
+def _fresh(store_id: int) -> Store:
+    db.session.remove()
+    return db.session.get(Store, store_id)
+
+
+def wait_for(check, what: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def numbers_shown(page) -> set[str]:
+    return set(re.findall(r"A\d{5}", page.locator("#orders-table tbody").inner_text()))
+
+
+def test_R_ORD_1_R_ORD_2_store_filter_and_column(page, sign_in, shop):
+    sign_in()
+    everything = numbers_shown(page)
+    page.get_by_label("Store").select_option("office")
+    expect(page.locator("#orders-table")).not_to_contain_text(NAME)
+    office = numbers_shown(page)
+    page.get_by_label("Store").select_option("integrations")
+    expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)
+    imported = numbers_shown(page)
+    page.get_by_label("Store").select_option(label=NAME)
+    expect(page).to_have_url(re.compile(r"store=\d+"))
+    assert numbers_shown(page) == imported and not office & imported and office and imported
+    assert everything <= office | imported
+    link = page.get_by_role("link", name=NAME).first
+    expect(link).to_have_attribute("href", re.compile(r"/wp-admin/edit\.php\?post_type=shop_order$"))
+    expect(link).to_have_attribute("target", "_blank")
+    screenshot(page, "orders-store-filter")
+
+
+def test_R_ORD_4_update_now_and_the_ten_minute_limit(page, sign_in, shop):
+    sign_in()
+    page.get_by_label("Store").select_option("integrations")
+    expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)  # the filter applied
+    page.locator("#orders-table tbody tr a.strong").first.click()
+    expect(page.get_by_role("heading", name="From the store")).to_be_visible()
+    page.get_by_role("button", name="Update now").click()
+    expect(page.locator("#order")).to_contain_text("Updated from the shop just now", timeout=30_000)
+    screenshot(page, "order-updated")
+    page.get_by_role("button", name="Update now").click()
+    expect(page.locator(".update-message")).to_contain_text(re.compile(r"You can update it again in \d+ min \d+ s"))
+
+
+def test_R_ORD_3_bulk_update_reports_queued_and_waiting(page, sign_in, shop):
+    sign_in()
+    page.get_by_label("Store").select_option("integrations")
+    expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)
+    boxes = page.locator("#orders-table tbody input[name=order_ids]")
+    expect(boxes.first).to_be_visible()
+    for index in range(5, 8):  # not the first row: the update test used it
+        boxes.nth(index).check()
+    page.get_by_text("Other actions").click()
+    page.get_by_role("button", name="Update orders").click()
+    expect(page.locator(".flash")).to_contain_text("3 orders queued for update")
+    boxes = page.locator("#orders-table tbody input[name=order_ids]")
+    for index in range(5, 8):  # not the first row: the update test used it
+        boxes.nth(index).check()
+    page.get_by_text("Other actions").click()
+    page.get_by_role("button", name="Update orders").click()
+    expect(page.locator(".flash")).to_contain_text(re.compile(r"0 orders queued for update; 3 updated less than 10 minutes ago, not queued"))
+    screenshot(page, "orders-bulk-update")
+
+
+def test_R_ORD_8_a_new_order_raises_the_managers_counter_only(page, sign_in, shop, live_app):
+    sim, store_id = shop
+    ids = sim.control("POST", "orders", json={"count": 1, "status": "processing", "contact": "full",
+                                              "currency": "EUR"})["ids"]
+    with live_app.app_context():
+        enqueue_sync(_fresh(store_id))
+        wait_for(lambda: db.session.remove() or db.session.scalar(
+            select(Order.id).filter_by(store_id=store_id, external_id=str(ids[0]))), "the new order")
+        number = db.session.scalar(select(Order.number).filter_by(store_id=store_id, external_id=str(ids[0])))
+        db.session.remove()
+    for login in ("erik", "admin"):
+        sign_in(login)
+        expect(page.locator("#notifications")).to_be_visible()
+        expect(page.locator("#notifications .count")).to_have_count(0)
+        page.context.clear_cookies()
+    sign_in("maria")
+    expect(page.locator("#notifications .count")).to_have_text("1", timeout=15_000)
+    page.locator("#notifications").click()
+    screenshot(page, "notifications")
+    page.get_by_role("link", name=number).click()
+    expect(page.get_by_role("heading", name=re.compile(f"Order {number}"))).to_be_visible()
+    expect(page.locator("#notifications .count")).to_have_count(0)
+
+
+def test_R_ORD_5_without_the_permission_an_imported_order_is_read_only(page, sign_in, shop, base_url):
+    sign_in("erik")
+    page.get_by_label("Store").select_option("integrations")
+    expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)  # the filter applied
+    page.locator("#orders-table tbody tr a.strong").first.click()
+    expect(page.locator("#read-only")).to_contain_text("Can add products without deduction")
+    expect(page.get_by_role("button", name="Change status")).to_have_count(0)
+    expect(page.get_by_role("button", name="Add comment")).to_have_count(0)
+    screenshot(page, "order-read-only")
+    order_path = page.url.removeprefix(base_url)
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    refused = page.request.post(f"{base_url}{order_path}/comments", form={"text": "sneaky", "csrf_token": token})
+    assert refused.status == 403 and "Can add products without deduction" in refused.text()
