@@ -30,6 +30,7 @@ from sqlalchemy import func, select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 import simulators  # noqa: E402
+from simulators import woocommerce as woo_sim  # noqa: E402
 from ensure_redis import ensure_redis  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db, redis_client  # noqa: E402
@@ -39,8 +40,8 @@ from webapp.stores_cli import StoreSpec, connect  # noqa: E402
 from webapp.sync import jobs  # noqa: E402
 
 CREDENTIALS = {"cartum": {"login": "manager", "password": "cartum-demo"}, "shopify": {"access_token": "shpat_simulator"},
-               "woocommerce": {"consumer_key": simulators.woocommerce.CONSUMER_KEY,
-                               "consumer_secret": simulators.woocommerce.CONSUMER_SECRET}}
+               "woocommerce": {"consumer_key": woo_sim.CONSUMER_KEY,
+                               "consumer_secret": woo_sim.CONSUMER_SECRET}}
 
 
 class Shop:

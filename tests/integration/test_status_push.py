@@ -315,7 +315,7 @@ def test_R_STA_1_a_shop_that_keeps_failing_gives_up_after_the_last_retry(office,
         sim.control("DELETE", "faults")
 
         tries = len(status_push.RETRY_INTERVALS) + 1
-        assert feed(order_id)[-1].startswith(f"Could not set the status on Cartum: Could not reach 127.0.0.1")
+        assert feed(order_id)[-1].startswith("Could not set the status on Cartum: Could not reach 127.0.0.1")
         assert f"tried {tries} times. Set it on Cartum by hand" in feed(order_id)[-1]
         assert db.session.scalar(select(SyncLogEntry).filter_by(store_id=store_id, level=LogLevel.FAILED))
         assert fresh(Store, store_id).last_error is None  # the shop is down, not the store's settings

@@ -29,6 +29,7 @@ from webapp.models import (
 )
 from webapp.models.types import utcnow
 from webapp.platforms import PLATFORMS as PLATFORMS_BY_NAME
+from webapp.platforms.cartum import ZONE_SLACK as CARTUM_ZONE_SLACK
 from webapp.stores_cli import StoreSpec, connect
 from webapp.sync import jobs, schedule
 from webapp.sync.enqueue import enqueue_initial_import, enqueue_order_sync, enqueue_sync
@@ -298,6 +299,24 @@ def delivery_notes(order: Order) -> list[str]:
     return [entry.text for entry in order.feed if entry.kind == FeedKind.DELIVERY]
 
 
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Tokyo"])
+def test_R_IMP_1_a_cartum_store_set_to_a_wrong_time_zone_misses_no_new_order(office, redis, zone):
+    """The shop keeps Kyiv time; the store says another zone (pitfalls #3). New orders then look
+    hours in the future (New York) or in the past (Tokyo), and must still come in."""
+    with serving("cartum", orders=60) as sim:
+        store = connect_store("cartum", sim)
+        store.timezone = zone
+        db.session.commit()
+        store_id = store.id
+        enqueue_initial_import(store)
+        work()
+        new_id = add_remote_order("cartum", sim)
+        run_id = enqueue_sync(fresh(Store, store_id)).id
+        work()
+        assert fresh(SyncRun, run_id).state == RunState.SUCCEEDED
+        assert db.session.scalar(select(Order.id).filter_by(store_id=store_id, external_id=new_id)) is not None
+
+
 # --- resumable initial import: a worker killed mid-import ------------------------------------
 
 
@@ -312,7 +331,9 @@ def kill_worker(proc: subprocess.Popen) -> None:
 
 
 def selected_cartum_orders(sim, since: datetime) -> set[str]:
-    """R-IMP-2 on the simulator's own list: created since ``since``, not Delivered (3)."""
+    """R-IMP-2 on the simulator's own list: created since ``since`` (less the adapter's
+    ZONE_SLACK: Cartum's times carry no zone), not Delivered (3)."""
+    since -= CARTUM_ZONE_SLACK
     zone = ZoneInfo("Europe/Kyiv")
     return {str(o["order_id"]) for o in sim.control("GET", "orders")["orders"]
             if datetime.fromisoformat(o["stat_created"]).replace(tzinfo=zone) >= since and o["stat_status"] != 3}

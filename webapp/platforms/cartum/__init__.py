@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -64,6 +64,12 @@ MAX_PAGES = 10_000
 """Bound on one iteration: 5 million orders at the largest page size."""
 CATALOG_FIELDS = ["article", "title", "description", "short_description", "parent"]
 _TIME = "%Y-%m-%d %H:%M:%S"
+ZONE_SLACK = timedelta(hours=14)
+"""Cartum's times are local strings without an offset, in the shop's zone, which we only
+know as the store's setting (else the back office's). With a wrong zone, a window of exact
+bounds would skip the newest orders (shop east of us: they look later than "now") or the
+oldest (shop west of us) for good (pitfalls #3). The largest UTC offset on either side
+costs some orders read twice per sync, which the importer deduplicates."""
 
 RULES = PlatformRules(
     excluded_initial_statuses=frozenset({mapping.DELIVERED}),
@@ -173,7 +179,9 @@ class CartumPlatform(Platform):
                             "stopped to be safe. Contact support.")
 
     def _first_cursor(self, since: datetime | None) -> _Cursor:
-        until = datetime.now(timezone.utc).astimezone(self._zone)
+        # Widened by ZONE_SLACK both ways: see there why a guessed zone must not lose orders.
+        until = (datetime.now(timezone.utc) + ZONE_SLACK).astimezone(self._zone)
+        since = since - ZONE_SLACK if since else None
         start = since.astimezone(self._zone).strftime(_TIME) if since else ""
         return _Cursor(start=start, end=until.strftime(_TIME), offset=0,
                        since=since.astimezone(timezone.utc).isoformat() if since else "")
