@@ -666,3 +666,21 @@ def test_R_IMP_7_two_workers_importing_one_page_at_once_make_each_order_once(app
     assert errors == [] and count(Order) == 20 and count(Client) == 20 and count(Product) == 1
     assert sum(r.created for r in runs) == 20 and sum(r.failed for r in runs) == 0
     assert sum(r.updated + r.unchanged for r in runs) == 20  # the other worker saw each one as there
+
+
+def test_R_IMP_2_a_sync_leaves_old_finished_orders_out_but_follows_imported_ones(app, world):
+    """Our choice: an order finished before the store was connected stays out also when a
+    later sync sees it (its update falls in the sync's window); one imported earlier is
+    updated, and a new order finished at once (a digital good, say) comes in (R-IMP-1)."""
+    store = connect("cartum", None, world)
+    delivered = next(iter(rules_for(store).excluded_initial_statuses))
+    before = store.created_at - timedelta(days=3)
+    old = replace(made("1"), created_at=before, status_id=delivered)
+    followed = replace(made("2"), created_at=before)
+    import_orders(store, new_run(store), [followed], initial=True)
+    new = replace(made("3"), status_id=delivered, created_at=store.created_at + timedelta(minutes=1))
+    result = import_orders(store, new_run(store, RunKind.SCHEDULED),
+                           [old, replace(followed, status_id=delivered), new])
+    db.session.commit()
+    assert (result.skipped, result.created, result.updated + result.unchanged) == (1, 1, 1)
+    assert set(imported(store)) == {"2", "3"}
