@@ -20,6 +20,7 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from simulators import woocommerce as woo_sim
+from tests.support.processes import descendants
 from tests.support.simulators import serving
 from tests.support.services import free_port
 from webapp.demo_stores import DEMO
@@ -97,7 +98,7 @@ def test_R_CON_6_make_run_shows_imported_orders_of_every_demo_store_within_a_min
         page = session.get(url + "orders/", timeout=10)
         rows = re.findall(r'href="/orders/\d+"', page.text)
         assert page.status_code == 200 and len(rows) == 25, counts  # a full first page: imports included
-        children = _descendants(launcher.pid)
+        children = descendants(launcher.pid, depth=4)  # launcher -> children -> work horse / gunicorn workers
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=40) == 0, _drain(lines)
         time.sleep(0.3)
@@ -149,19 +150,3 @@ def _wait_for_imports(database: Path, started: float) -> dict[str, int]:
             return counts
         time.sleep(0.5)
     pytest.fail(f"not every demo store had imported orders a minute after `make run`: {counts}")
-
-
-def _descendants(pid: int) -> list[int]:
-    found, parents = [], {pid}
-    for _ in range(4):  # launcher -> children -> work horse / gunicorn workers; bounded
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) in found:
-                continue
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if parent in parents:
-                found.append(int(entry.name))
-        parents |= set(found)
-    return found

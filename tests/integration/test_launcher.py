@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.processes import children_of
+
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = re.compile(r"Sign in at (http://127\.0\.0\.1:\d+/) as (\S+) / (\S+)")
 REDIS_LINE = re.compile(r"Redis: (redis://127\.0\.0\.1:(\d+)/0) \(started for this run\)")
@@ -36,17 +38,7 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+
 
 
 class Launcher:

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from simulators import woocommerce as woo_sim
 from tests.support import factories
+from tests.support.processes import descendants
 from tests.support.simulators import serving
 from webapp.extensions import db, redis_client
 from webapp.models import (
@@ -112,21 +113,6 @@ def worker_env(app) -> dict:
 def start_worker(app, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "worker.py", "work", *args], cwd=ROOT, env=worker_env(app),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def descendants(pid: int) -> list[int]:
-    found, parents = [], {pid}
-    for _ in range(3):  # worker -> work horse; bounded
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and int(entry.name) not in found:
-                try:
-                    parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                if parent in parents:
-                    found.append(int(entry.name))
-        parents |= set(found)
-    return found
 
 
 def wait_until(check, timeout: float, what: str):
@@ -322,7 +308,7 @@ def test_R_IMP_1_a_cartum_store_set_to_a_wrong_time_zone_misses_no_new_order(off
 
 def kill_worker(proc: subprocess.Popen) -> None:
     """SIGKILL the worker and its work horse (which RQ puts in a process group of its own)."""
-    for pid in [*descendants(proc.pid), proc.pid]:
+    for pid in [*descendants(proc.pid, depth=2), proc.pid]:  # worker -> work horse
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

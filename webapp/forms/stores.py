@@ -47,7 +47,7 @@ class StoreForm(FlaskForm):
                 for field in self.credential_fields() if field.data and field.data.strip()}
 
 
-def store_form(platform: str, *, editing: bool = False, **kwargs) -> StoreForm:
+def store_form(platform: str, **kwargs) -> StoreForm:
     """Step 1 for ``platform``: its credential fields and its identify-by choices.
 
     Secret fields are password inputs that are never filled back in (R-CON-8); when editing,
@@ -66,7 +66,7 @@ def store_form(platform: str, *, editing: bool = False, **kwargs) -> StoreForm:
     form.identify_by.choices = [(key, IDENTIFY_LABELS.get(key, key)) for key in rules.identify_by]
     form.url.description = rules.url_help
     form.platform.data = platform
-    form.editing, form.language_choice = editing, rules.language_choice
+    form.language_choice = rules.language_choice
     return form
 
 

@@ -282,11 +282,7 @@ def _create(page: _Page, remote: RemoteOrder) -> Order:
 def _next_number() -> str:
     # The counter row is created on first use; two workers creating it at once collide on
     # its primary key, and the loser just takes the next number from the winner's row.
-    try:
-        with db.session.begin_nested():
-            return Order.next_number()
-    except IntegrityError:
-        return Order.next_number()
+    return matching.again_if_raced(Order.next_number)
 
 
 def _initial_status(page: _Page, remote: RemoteOrder) -> tuple[Status, str | None]:

@@ -272,10 +272,16 @@ def _by_email(email: object) -> Client | None:
     return db.session.scalar(query)
 
 
-def not_specified() -> Client:
-    """R-CLI-3's "Not specified" client; created once, also when two workers need it at once."""
+def again_if_raced(get_or_create):
+    """``get_or_create()`` in a savepoint; when another worker inserted the same row first (a
+    unique key says so), once more, which then finds the winner's row."""
     try:
         with db.session.begin_nested():
-            return Client.not_specified()
+            return get_or_create()
     except IntegrityError:
-        return Client.not_specified()
+        return get_or_create()
+
+
+def not_specified() -> Client:
+    """R-CLI-3's "Not specified" client; created once, also when two workers need it at once."""
+    return again_if_raced(Client.not_specified)

@@ -17,18 +17,18 @@ retry for a minute as a background job may."""
 
 def http_for_worker() -> PlatformHttp:
     """One HTTP layer per process, sharing each shop's request budget through Redis."""
-    http = current_app.extensions.get("orderdock_http")
-    if http is None:
-        http = PlatformHttp(redis_client())
-        current_app.extensions["orderdock_http"] = http
-    return http
+    return _shared_http("orderdock_http", HttpSettings())
 
 
 def http_for_web() -> PlatformHttp:
-    http = current_app.extensions.get("orderdock_web_http")
+    """The same for a person waiting on a page: short timeouts (``WEB_HTTP``)."""
+    return _shared_http("orderdock_web_http", WEB_HTTP)
+
+
+def _shared_http(key: str, settings: HttpSettings) -> PlatformHttp:
+    http = current_app.extensions.get(key)
     if http is None:
-        http = PlatformHttp(redis_client(), WEB_HTTP)
-        current_app.extensions["orderdock_web_http"] = http
+        http = current_app.extensions[key] = PlatformHttp(redis_client(), settings)
     return http
 
 

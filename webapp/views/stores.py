@@ -69,7 +69,7 @@ def new():
 def edit(store_id: int):
     """Step 1 for an existing store; blank credential fields keep what is saved."""
     store = active_store_or_404(store_id)
-    form = store_form(store.platform, editing=True, obj=_form_values(store))
+    form = store_form(store.platform, obj=_form_values(store))
     _fill_choices(form)
     return _next(form, store.platform, store) or _step_one(form, store)
 
@@ -79,7 +79,7 @@ def refresh_form():
     """The step-1 fields again for another platform or location (htmx swaps a part of them)."""
     store = active_store_or_404(request.args.get("store_id", type=int)) if request.args.get("store_id") else None
     platform = store.platform if store else _chosen_platform(request.form.get("platform"))
-    form = store_form(platform, editing=store is not None)
+    form = store_form(platform)
     _fill_choices(form)
     return render_template("stores/partials/step_one.html", form=form, store=store)
 
