@@ -14,11 +14,13 @@ from webapp.models.orders import (
 )
 from webapp.models.notifications import Notification
 from webapp.models.staff import Employee, Location, Role
-from webapp.models.stores import ImportState, LogLevel, RunKind, RunState, Store, SyncLogEntry, SyncRun
+from webapp.models.stores import (
+    FailedOrder, ImportState, LogLevel, RunKind, RunState, Shop, Store, SyncLogEntry, SyncRun,
+)
 
 __all__ = [
     "GROUP_LABELS", "PIECE", "Category", "Client", "Counter", "Employee", "FeedEntry", "FeedKind", "Location",
     "Notification",
     "Order", "OrderItem", "OrderType", "Product", "Role", "Status", "StatusGroup", "Store",
-    "ImportState", "LogLevel", "RunKind", "RunState", "SyncLogEntry", "SyncRun",
+    "FailedOrder", "ImportState", "LogLevel", "Shop", "RunKind", "RunState", "SyncLogEntry", "SyncRun",
 ]

@@ -90,7 +90,8 @@ class Counter(db.Model):
 
 class Order(db.Model):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),)
+    # R-REL-1: the shop, not the store, owns the external id; a store connected again finds it.
+    __table_args__ = (UniqueConstraint("shop_id", "external_id", name="uq_orders_shop_external"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -105,6 +106,7 @@ class Order(db.Model):
     written_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Integration columns: set for orders that came from a connected store.
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     external_id: Mapped[str | None] = mapped_column(String(64))
     platform_number: Mapped[str | None] = mapped_column(String(64))
     platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -113,6 +115,9 @@ class Order(db.Model):
     # sync applies the platform's status only when it differs from this, so a status we sent
     # does not come back as a change, and is not sent again (pitfalls row 5).
     platform_status: Mapped[str | None] = mapped_column(String(64))
+    # The shop's own order total (shipping, discounts and taxes included), shown beside ours
+    # when they differ; ours is the sum of the items (R-ORD-6).
+    platform_total: Mapped[Decimal | None] = mapped_column(Money)
 
     location: Mapped[Location] = relationship()
     order_type: Mapped[OrderType] = relationship()
@@ -229,6 +234,8 @@ class FeedEntry(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     kind: Mapped[FeedKind] = mapped_column(str_enum(FeedKind, 16))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    # The sync run that brought this change from the shop (R-REL-4); None for employees' entries.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -9,12 +9,14 @@ import json
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import event, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.staff import Employee, Location
 from webapp.models.types import UTCDateTime, str_enum, utcnow
+from webapp.platforms.base import shop_address
 from webapp.secrets import decrypt, encrypt
 
 store_managers = Table(
@@ -23,6 +25,48 @@ store_managers = Table(
     Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
     Column("employee_id", ForeignKey("employees.id", ondelete="CASCADE"), primary_key=True),
 )
+
+
+class Shop(db.Model):
+    """A shop on a platform, whatever store connects it (R-REL-1).
+
+    The shop owns its orders' external ids (``uq_orders_shop_external``): deleting a store and
+    connecting the same shop again finds the orders already imported from it. ``address`` is
+    ``platforms.base.shop_address`` of the store's URL (host, port and path; no scheme, no
+    "www."), so http/https and "www." spellings of one shop are one shop.
+    """
+
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("platform", "address", name="uq_shops_platform_address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Shop {self.id} {self.platform} {self.address}>"
+
+
+def _attach_shops(session: Session, _context, _instances) -> None:
+    """Every store has its shop (R-REL-1), however it was made (wizard, CLI, demo, tests)."""
+    for store in (obj for obj in session.new if isinstance(obj, Store)):
+        if store.shop is None and store.shop_id is None and store.url:
+            store.shop = shop_for(session, store.platform, store.url)
+
+
+def shop_for(session: Session, platform: str, url: str) -> Shop:
+    """The shop at this address, created on first use."""
+    address = shop_address(url)
+    with session.no_autoflush:
+        shop = session.scalar(select(Shop).filter_by(platform=platform, address=address))
+    if shop is None:
+        shop = Shop(platform=platform, address=address)
+        session.add(shop)
+    return shop
+
+
+event.listen(Session, "before_flush", _attach_shops)
 
 
 class ImportState(StrEnum):
@@ -36,6 +80,7 @@ class Store(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -58,6 +103,7 @@ class Store(db.Model):
     manager_turn: Mapped[int] = mapped_column(Integer, default=0)  # round-robin position
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    shop: Mapped[Shop | None] = relationship()
     location: Mapped[Location | None] = relationship()
     order_type = relationship("OrderType")
     managers: Mapped[list[Employee]] = relationship(secondary=store_managers, order_by=Employee.name)
@@ -131,3 +177,20 @@ class SyncLogEntry(db.Model):
     platform_number: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class FailedOrder(db.Model):
+    """A platform order that could not be imported; every later sync retries it (R-REL-5)
+    until it is imported or a rule leaves it out, and the row goes."""
+
+    __tablename__ = "failed_orders"
+    __table_args__ = (UniqueConstraint("store_id", "external_id", name="uq_failed_orders_store_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    platform_number: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

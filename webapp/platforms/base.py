@@ -164,6 +164,17 @@ def normalize_store_url(text: str) -> str:
     return f"{scheme}://{_netloc(parts, scheme)}{parts.path.rstrip('/')}"
 
 
+def shop_address(url: str) -> str:
+    """A shop's identity within its platform (R-REL-1): the normalized address without its
+    scheme, a leading "www." or the scheme's default port, lower-cased. "https://www.Shop.ua/",
+    "http://shop.ua" and "shop.ua:443" are one shop; a WordPress folder stays part of it."""
+    parts = urlsplit(normalize_store_url(url))
+    host = (parts.hostname or "").removeprefix("www.")
+    port = f":{parts.port}" if parts.port not in (None, *_DEFAULT_PORTS.values()) else ""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}{port}{parts.path}".lower()
+
+
 def _netloc(parts: Any, scheme: str) -> str:
     host = _checked_host(parts.hostname or "")
     try:

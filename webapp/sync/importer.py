@@ -242,7 +242,8 @@ def _is_history(page: _Page, remote: RemoteOrder) -> bool:
 
 
 def find_order(store: Store, external_id: str) -> Order | None:
-    return db.session.scalar(select(Order).filter_by(store_id=store.id, external_id=external_id))
+    """The shop's order, whichever store of the shop imported it (R-REL-1)."""
+    return db.session.scalar(select(Order).filter_by(shop_id=store.shop_id, external_id=external_id))
 
 
 def _upsert(page: _Page, remote: RemoteOrder) -> str:
@@ -266,7 +267,7 @@ def _create(page: _Page, remote: RemoteOrder) -> Order:
     (status, seen), manager = _initial_status(page, remote), page.next_manager()
     client = matching.client_for(remote.buyer, page.rules, page.region)
     order = Order(
-        number=_next_number(), store_id=store.id, external_id=remote.external_id,
+        number=_next_number(), store_id=store.id, shop_id=store.shop_id, external_id=remote.external_id,
         platform_number=remote.number, location_id=store.location_id, order_type_id=store.order_type_id,
         status=status, client=client, manager=manager, currency=remote.currency, created_at=remote.created_at,
         platform_created_at=remote.created_at, synced_at=utcnow(), platform_status=seen)
