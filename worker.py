@@ -1,10 +1,21 @@
 """Background processes: `python worker.py work` runs an RQ worker, `python worker.py schedule`
-runs RQ's cron scheduler. Both build the app so jobs run inside its context (database, Redis)."""
+runs RQ's cron scheduler. Both build the app so jobs run inside its context (database, Redis).
+
+Both ride out a Redis outage (R-REL-2): RQ gives up when Redis goes away in the middle of a
+job (and again when it records its own death), so each is started again once Redis answers,
+waiting with a growing pause and saying so once per outage, not once per attempt.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import time
+from collections.abc import Callable
 
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
 from rq.cron import CronScheduler
 
@@ -13,23 +24,77 @@ from webapp.extensions import redis_client
 from webapp.sync import schedule
 from webapp.sync.queues import QUEUES
 
+log = logging.getLogger("worker")
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+FIRST_PAUSE, LONGEST_PAUSE = 0.5, 10.0  # seconds between looks for Redis, doubling
+
+
+class SteadyWorker(Worker):
+    """An RQ worker that remembers whether it was asked to stop (SIGTERM, Ctrl-C)."""
+
+    stop_asked = False
+
+    def handle_warm_shutdown_request(self):
+        self.stop_asked = True
+        super().handle_warm_shutdown_request()
+
 
 def work(burst: bool = False) -> None:
     app = create_app()
     with app.app_context():
-        connection = redis_client()
-        worker = Worker(list(QUEUES), connection=connection)
-        # RQ's scheduler puts retried jobs (a status push the shop did not answer) back on
-        # their queue when their wait is over; without it they would wait forever.
-        worker.work(burst=burst, with_scheduler=True)
+        def run_once() -> bool:
+            worker = SteadyWorker(list(QUEUES), connection=redis_client())
+            # RQ's scheduler puts retried jobs (a status push the shop did not answer) back on
+            # their queue when their wait is over; without it they would wait forever.
+            worker.work(burst=burst, with_scheduler=True)
+            return burst or worker.stop_asked
+
+        keep_going("worker", run_once, redis_client())
 
 
 def run_scheduler() -> None:
     app = create_app()
     with app.app_context():
-        scheduler = CronScheduler(connection=redis_client(), logging_level=logging.INFO)
-        schedule.register(scheduler)
-        scheduler.start()
+        def run_once() -> bool:
+            scheduler = CronScheduler(connection=redis_client(), logging_level=logging.INFO)
+            schedule.register(scheduler)
+            scheduler.start()  # returns when asked to stop
+            return True
+
+        keep_going("scheduler", run_once, redis_client())
+
+
+def keep_going(name: str, run_once: Callable[[], bool], redis: Redis) -> None:
+    """``run_once()`` until it says it is done (True), again after every Redis outage.
+
+    RQ also returns without a stop request after an error it only logged; that is started
+    again too, after a pause, so that a loop of failures cannot spin."""
+    while True:
+        try:
+            if run_once():
+                return
+            log.warning("%s: RQ stopped without being asked to; starting it again", name)
+        except REDIS_DOWN as error:
+            log.warning("%s: Redis went away (%s); waiting for it to come back", name, error)
+        wait_for_redis(name, redis)
+
+
+def wait_for_redis(name: str, redis: Redis) -> None:
+    """Until Redis answers a PING, pausing FIRST_PAUSE doubling up to LONGEST_PAUSE. SIGTERM and
+    Ctrl-C stop the process meanwhile (RQ's handlers, which expect its loop, are put aside)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    pause, waited = FIRST_PAUSE, 0.0
+    while True:
+        time.sleep(pause)
+        waited += pause
+        try:
+            redis.ping()
+        except REDIS_DOWN:
+            pause = min(pause * 2, LONGEST_PAUSE)
+            continue
+        log.info("%s: Redis answers again (after %.1f s); going on", name, waited)
+        return
 
 
 def main() -> None:

@@ -12,8 +12,11 @@
 
 Every child runs in its own process group, so a Ctrl-C in the terminal reaches only this
 launcher, which then stops the children in order (SIGTERM, SIGKILL after STOP_TIMEOUT
-seconds) and then the Redis it started. If a child dies on its own, the launcher says which
-and with what exit code, stops the rest and exits non-zero.
+seconds) and then the Redis it started. If a child dies on its own once the product is up
+(R-REL-2: a worker that lost Redis for too long, an out-of-memory kill), the launcher says
+which and with what exit code and starts it again, after a pause that doubles while it keeps
+dying (RESTART_FIRST up to RESTART_LONGEST); the rest keep running. A child that dies during
+the start-up stops everything: that is a setup problem, and the message says which.
 
 Run it with the virtualenv's Python (``.venv/bin/python scripts/run.py``); settings come
 from the environment (PORT, REDIS_URL, DATABASE_URL, INSTANCE_PATH, ...).
@@ -43,6 +46,9 @@ FLASK = [PY, "-m", "flask", "--app", "webapp"]
 STOP_TIMEOUT = 10.0   # seconds a child gets to finish after SIGTERM (an RQ job in flight, say)
 AGAIN_TIMEOUT = 3.0   # seconds after a second SIGTERM before SIGKILL
 START_TIMEOUT = 60.0  # seconds the web server (and each simulator) gets to answer HTTP
+RESTART_FIRST, RESTART_LONGEST = 1.0, 30.0  # seconds before a dead child is started again
+STEADY = 60.0  # a child that ran this long before dying starts again after RESTART_FIRST
+DIE_WITH = "--die-with"  # `run.py --die-with PID ARGV...`: exec ARGV, SIGTERMed when PID dies
 DEMO_PLATFORMS = ("cartum", "shopify", "woocommerce")
 DEMO_ORDERS = 150  # per demo shop, over its last 90 days
 SIM_SUFFIX = "-sim"
@@ -144,14 +150,22 @@ class Child:
     argv: list[str]
     proc: subprocess.Popen | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
+    started_at: float = 0.0
+    restarts: int = 0  # in a row, each within STEADY seconds of its start
+    restart_at: float | None = None  # when a dead child is due to start again
 
     def spawn(self, env: dict) -> None:
+        preexec = die_with_parent()
+        # With threads running (a restart), code between fork and exec is unsafe: the child
+        # then asks for the parent-death signal itself, in a fresh process, before its exec.
+        argv = self.argv if preexec else [PY, str(Path(__file__).resolve()), DIE_WITH, str(os.getpid()), *self.argv]
         self.proc = subprocess.Popen(
-            self.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
             start_new_session=True,  # own process group: the terminal's Ctrl-C is ours to relay
-            preexec_fn=die_with_parent(),  # and SIGTERM if the launcher itself is killed hard
+            preexec_fn=preexec,  # and SIGTERM if the launcher itself is killed hard
         )
+        self.started_at = time.monotonic()
 
     def relay_output(self, width: int) -> None:
         """Print the child's lines prefixed with its name, from a thread of its own."""
@@ -278,6 +292,37 @@ class ChildDied(Exception):
     pass
 
 
+def restart_dead(children: list[Child], env: dict, width: int) -> None:
+    """Start again each child that died on its own, once its pause is over (R-REL-2)."""
+    now = time.monotonic()
+    for child in children:
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.restart_at = None
+                child.spawn(env)
+                child.relay_output(width)
+                say(f"{child.name} started again.")
+            continue
+        code = child.proc.poll()
+        if code is None:
+            continue
+        if now - child.started_at >= STEADY:
+            child.restarts = 0
+        pause = min(RESTART_FIRST * 2 ** child.restarts, RESTART_LONGEST)
+        child.restarts += 1
+        child.restart_at = now + pause
+        say(f"{child.name} stopped unexpectedly ({describe_exit(code)}); starting it again in {pause:.0f} s.")
+
+
+def exec_dying_with(parent: int, argv: list[str]) -> None:
+    """The ``--die-with`` entry: have Linux SIGTERM this process when ``parent`` dies, then
+    become ``argv`` (the signal request outlives the exec)."""
+    preexec = die_with_parent(parent)
+    if preexec:
+        preexec()
+    os.execv(argv[0], argv)
+
+
 def check_children(children: list[Child]) -> None:
     for child in children:
         code = child.proc.poll()
@@ -314,8 +359,9 @@ def main() -> int:
             f"  Demo shops: change one on its page; the next sync (every 5 minutes) brings it in:\n"
             f"{demo_pages(simulators)}"
             f"  Ctrl-C to stop.\n{rule}\n")
+        width = max(len(child.name) for child in children)
         while True:
-            check_children(children)
+            restart_dead(children, env, width)
             time.sleep(0.2)
     except Stop:
         say("\nShutting down...")
@@ -338,4 +384,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == DIE_WITH:
+        exec_dying_with(int(sys.argv[2]), sys.argv[3:])
     sys.exit(main())

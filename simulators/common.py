@@ -6,6 +6,23 @@ orders (add, change quantities, status, delivery), and ``install_demo_page(...)`
 at ``GET /_sim/`` ("demo shop control") where a newcomer changes the demo shop in a browser, its
 buttons posting to ``POST /_sim/demo/<action>`` (form field ``order_id`` for per-order actions)
 and coming back to the page with a one-line message of what changed.
+
+Faults (``POST /_sim/faults`` with ``{"kind", "count": 1, "retry_after": 1, "after": 0}``) wait
+in one queue, first in first out; each platform API request takes the fault at the head of the
+queue, if any. ``after: N`` lets N API requests pass untouched before that fault is served, so
+``{"kind": k, "after": N - 1}`` hits the Nth next API request; with ``count`` > 1 the copies
+follow one another. The control API and the demo page never count. Kinds (``FAULT_KINDS``):
+
+* "401" .. "503": that status with the platform's own error body ("429" with ``retry_after``);
+* "timeout": the answer comes after ``timeout_seconds`` (longer than a test client waits);
+* "malformed": ``{"truncated": `` with the JSON content type and 200;
+* "truncated": the real answer to the request, its body cut in the middle (JSON type and
+  status kept, Content-Length matching the cut body, so only the JSON parser notices);
+* "html": a maintenance page with 200;
+* "repeat": the request is answered with the previous 2xx answer to the same method and path,
+  verbatim (body, status, headers such as Link or X-WP-Total), as a cache that ignores the
+  query string serves a stale page; with no previous answer there, the request is served
+  normally and the fault is spent.
 """
 from __future__ import annotations
 
@@ -19,9 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, redirect, render_template_string, request
+from flask import Flask, Response, g, jsonify, redirect, render_template_string, request
 
-FAULT_KINDS = ("401", "403", "404", "429", "500", "502", "503", "timeout", "malformed", "html")
+FAULT_KINDS = ("401", "403", "404", "429", "500", "502", "503", "timeout", "malformed", "html",
+               "truncated", "repeat")
+PASS_THROUGH = ("truncated", "repeat")  # faults that need the real (or the last real) answer
 
 
 @dataclass
@@ -30,7 +49,8 @@ class SimState:
 
     lock: threading.RLock = field(default_factory=threading.RLock)
     requests: list[dict] = field(default_factory=list)
-    faults: deque = field(default_factory=deque)  # each: {"kind", "retry_after"}
+    faults: deque = field(default_factory=deque)  # each: {"kind", "retry_after", "after"}
+    answers: dict = field(default_factory=dict)  # (method, path) -> the last real answer, for "repeat"
     stats: dict = field(default_factory=lambda: {"requests": 0, "rate_limited": 0, "faults_served": 0})
     calls: deque = field(default_factory=deque)  # arrival times, for the rate limit
     rate_limit: tuple[int, float] | None = None  # (requests, per seconds) or None
@@ -54,13 +74,34 @@ def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
         with state.lock:
             state.stats["requests"] += 1
             state.requests.append(_describe_request())
-            fault = state.faults.popleft() if state.faults else None
+            fault = _next_fault(state)
             limited = _over_limit(state)
-        if fault:
+        if fault and fault["kind"] in PASS_THROUGH:
+            replay = _pass_through(state, fault)
+            if replay is not None:
+                return replay
+        elif fault:
+            g.sim_fault = True
             return _serve_fault(state, fault, render)
         if limited is not None:
+            g.sim_fault = True
             return _too_many(render, limited)
         return None
+
+    @app.after_request
+    def remember_or_cut(response: Response) -> Response:
+        if request.path.startswith("/_sim/") or not is_api(request.path) or g.get("sim_fault"):
+            return response
+        if g.get("sim_truncate"):
+            body = response.get_data()
+            response.set_data(body[:len(body) // 2])  # set_data fixes Content-Length
+            return response
+        if response.status_code >= 300:
+            return response  # a cache keeps good answers only
+        with state.lock:
+            state.answers[(request.method, request.path)] = (
+                response.get_data(), response.status_code, list(response.headers.items()))
+        return response
 
     @app.get("/_sim/requests")
     def sim_requests():
@@ -79,8 +120,9 @@ def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
         if kind not in FAULT_KINDS:
             return jsonify(error=f"kind must be one of {FAULT_KINDS}"), 400
         with state.lock:
-            for _ in range(int(body.get("count", 1))):
-                state.faults.append({"kind": kind, "retry_after": body.get("retry_after", 1)})
+            for number in range(int(body.get("count", 1))):
+                state.faults.append({"kind": kind, "retry_after": body.get("retry_after", 1),
+                                     "after": int(body.get("after", 0)) if number == 0 else 0})
         return jsonify(queued=len(state.faults))
 
     @app.delete("/_sim/faults")
@@ -113,6 +155,37 @@ def _describe_request() -> dict:
     return {"method": request.method, "path": request.path, "query": request.args.to_dict(flat=False),
             "json": parsed, "form": request.form.to_dict(flat=False) if request.form else None,
             "time": time.time()}
+
+
+def _next_fault(state: SimState) -> dict | None:
+    """The fault this API request meets (caller holds the lock): the head of the queue, once
+    the requests its ``after`` lets pass have passed."""
+    if not state.faults:
+        return None
+    head = state.faults[0]
+    if head.get("after", 0) > 0:
+        head["after"] -= 1
+        return None
+    return state.faults.popleft()
+
+
+def _pass_through(state: SimState, fault: dict) -> Response | None:
+    """"truncated": mark the real answer for cutting (``after_request``); "repeat": the last
+    real answer to this method and path, or the real answer when there is none yet."""
+    if fault["kind"] == "truncated":
+        g.sim_truncate = True
+        with state.lock:
+            state.stats["faults_served"] += 1
+        return None
+    with state.lock:
+        last = state.answers.get((request.method, request.path))
+        if last is not None:
+            state.stats["faults_served"] += 1
+    if last is None:
+        return None
+    body, status, headers = last
+    g.sim_fault = True  # a replay is not a new answer to remember
+    return Response(body, status=status, headers=headers)
 
 
 def _over_limit(state: SimState) -> float | None:

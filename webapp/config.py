@@ -64,12 +64,26 @@ def load(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # Seconds a SQLite writer waits for another's lock before "database is locked".
+        "DATABASE_BUSY_TIMEOUT": float(env("DATABASE_BUSY_TIMEOUT", "5")),
     }
     config.update(overrides)
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(instance)
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                      engine_options(config["SQLALCHEMY_DATABASE_URI"], config["DATABASE_BUSY_TIMEOUT"]))
     return config
+
+
+def engine_options(url: str, busy_timeout: float) -> dict:
+    """R-REL-2: a connection PostgreSQL dropped (a restart, a failover) is noticed and replaced
+    before use (``pool_pre_ping``) rather than failing the next page; a SQLite writer waits
+    ``busy_timeout`` seconds for another writer's lock."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": busy_timeout}
+    return options
 
 
 def normalize_database_url(url: str) -> str:

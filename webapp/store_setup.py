@@ -7,6 +7,10 @@
   platform's statuses for step 2 (R-CON-5).
 * ``suggested_status`` pre-selects a back-office status for each platform status by name.
 * ``save`` turns a draft and its mapping into the Store row.
+* ``shop_refusal``, ``reconnect_note`` and ``settle_shop``: a shop's identity outlives its
+  store (R-REL-1). A shop is connected by one live store at a time; connecting a shop whose
+  store was deleted takes over the orders already imported from it; editing a store's URL
+  (the shop moved) moves its shop's address with it.
 """
 from __future__ import annotations
 
@@ -14,12 +18,13 @@ import json
 import secrets
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from webapp.extensions import db, redis_client
-from webapp.models import Employee, Role, Status, StatusGroup, Store
+from webapp.models import Employee, Order, Role, Shop, Status, StatusGroup, Store
+from webapp.models.stores import shop_for
 from webapp.platforms import PLATFORMS
-from webapp.platforms.base import RemoteStatus
+from webapp.platforms.base import RemoteStatus, shop_address
 from webapp.secrets import SecretUnreadable, decrypt, encrypt
 from webapp.sync.platform import http_for_web, platform_from
 
@@ -130,7 +135,8 @@ def suggested_mapping(remote: list[RemoteStatus], current: dict[str, int] | None
 
 
 def save(draft: Draft, mapping: dict[str, int]) -> Store:
-    """The store from the draft (new, or the one being edited); not committed."""
+    """The store from the draft (new, or the one being edited), with its shop (``settle_shop``);
+    flushed, not committed. Raises ShopTaken."""
     store = db.session.get(Store, draft.store_id) if draft.store_id else Store(platform=draft.platform)
     store.enabled, store.name, store.url = draft.enabled, draft.name, draft.url
     store.location_id, store.order_type_id = draft.location_id, draft.order_type_id
@@ -141,4 +147,79 @@ def save(draft: Draft, mapping: dict[str, int]) -> Store:
     chosen = set(draft.manager_ids)
     store.managers = [] if draft.managers_all else [p for p in offered_managers(draft.location_id) if p.id in chosen]
     db.session.add(store)
+    settle_shop(store)
     return store
+
+
+# ---------------------------------------------------------------------------------------------
+# The shop behind a store (R-REL-1)
+# ---------------------------------------------------------------------------------------------
+
+
+class ShopTaken(ValueError):
+    """The store cannot be saved with this address; the message says why and what to do."""
+
+
+def shop_refusal(platform: str, url: str, store: Store | None = None) -> str | None:
+    """Why ``store`` (None: a new one) cannot have the shop at ``url``; None when it can.
+
+    A shop has one live store: a second one would sync the same orders twice. A store being
+    edited keeps its shop (and the orders it imported), so it cannot take another shop's
+    address: that shop's orders would then have two owners."""
+    shop = _shop_at(platform, url)
+    if shop is None or (store is not None and shop.id == store.shop_id):
+        return None
+    live_stores = select(Store).where(Store.shop_id == shop.id, Store.deleted_at.is_(None))
+    if store is not None and store.id is not None:
+        live_stores = live_stores.where(Store.id != store.id)
+    live = db.session.scalar(live_stores.limit(1))
+    if live is not None:
+        return (f'This shop is connected already as the store "{live.name}", and a shop can be connected '
+                f"only once. Edit that store instead (Settings > Stores > {live.name} > Edit).")
+    if store is None:
+        return None  # a shop whose store was deleted: connecting it again takes its orders over
+    orders = _orders_of(shop.id)
+    return (f"Another shop with this address is known here ({orders} of its orders were imported by a "
+            "deleted store), and this store cannot take over its orders. To connect that address, add it "
+            "as a new store (its orders are kept and updated), then delete this store if it is no longer needed.")
+
+
+def reconnect_note(platform: str, url: str) -> str | None:
+    """What connecting this shop again keeps (R-REL-1), for step 1 and ``flask stores add``."""
+    shop = _shop_at(platform, url)
+    orders = _orders_of(shop.id) if shop else 0
+    if not orders:
+        return None
+    names = db.session.scalars(select(Store.name).where(Store.shop_id == shop.id, Store.deleted_at.is_not(None))
+                               .order_by(Store.id.desc())).all()
+    by = f" (imported by the deleted store {', '.join(dict.fromkeys(names))})" if names else ""
+    plural = "orders from this shop are" if orders != 1 else "order from this shop is"
+    return (f"{orders} {plural} already here{by}. They will be kept and updated by this store, "
+            "not imported a second time.")
+
+
+def settle_shop(store: Store) -> int:
+    """Give the store its shop as it is saved (R-REL-1), and flush: a new store takes the shop at
+    its address and the orders its deleted stores imported; an edited one keeps its shop, which
+    moves to the new address. The number of orders taken over; raises ShopTaken."""
+    with db.session.no_autoflush:  # a new store flushed now would count as the shop's live store
+        refusal = shop_refusal(store.platform, store.url, store if store.id else None)
+    if refusal is not None:
+        raise ShopTaken(refusal)
+    if store.shop is None:
+        store.shop = shop_for(db.session, store.platform, store.url)
+    else:
+        store.shop.address = shop_address(store.url)
+    db.session.flush()
+    deleted = select(Store.id).where(Store.shop_id == store.shop_id, Store.deleted_at.is_not(None))
+    taken = db.session.execute(update(Order).where(Order.shop_id == store.shop_id, Order.store_id.in_(deleted))
+                               .values(store_id=store.id), execution_options={"synchronize_session": False})
+    return taken.rowcount
+
+
+def _shop_at(platform: str, url: str) -> Shop | None:
+    return db.session.scalar(select(Shop).filter_by(platform=platform, address=shop_address(url)))
+
+
+def _orders_of(shop_id: int) -> int:
+    return db.session.scalar(select(func.count(Order.id)).where(Order.shop_id == shop_id)) or 0

@@ -17,7 +17,7 @@ from webapp.extensions import db
 from webapp.models import ImportState, Location, OrderType, RunState, Status, Store, SyncRun
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformError, RemoteStatus, normalize_store_url
-from webapp.store_setup import suggested_status
+from webapp.store_setup import ShopTaken, reconnect_note, settle_shop, shop_refusal, suggested_status
 from webapp.sync.platform import platform_for
 
 stores = click.Group("stores", help="Connect shops and run their imports and syncs.")
@@ -44,11 +44,16 @@ class StoreSpec:
 
 
 def connect(spec: StoreSpec, store: Store | None = None) -> Store:
-    """A new (or the given) store filled from ``spec``, verified live; not committed."""
-    store = store or Store()
+    """A new (or the given) store filled from ``spec``, verified live, with its shop (R-REL-1:
+    a new store takes over the orders of its shop's deleted stores, an edited one moves its
+    shop to the new address); flushed, not committed."""
     adapter = PLATFORMS.get(spec.platform)
     if adapter is None:
         raise ConnectError(f"Unknown platform {spec.platform!r}; choose one of {', '.join(sorted(PLATFORMS))}.")
+    refusal = shop_refusal(spec.platform, _url(spec.url), store)
+    if refusal is not None:  # before the live check: nothing to ask the shop
+        raise ConnectError(refusal)
+    store = store or Store()
     _fill(store, spec, adapter.RULES)
     platform = platform_for(store)
     try:
@@ -57,6 +62,11 @@ def connect(spec: StoreSpec, store: Store | None = None) -> Store:
     except PlatformError as error:
         raise ConnectError(f"The shop did not accept the connection: {error.message}") from None
     store.status_map = _status_map(remote, spec, adapter.RULES.needs_status_mapping)
+    db.session.add(store)
+    try:
+        settle_shop(store)
+    except ShopTaken as error:  # taken between the check above and now
+        raise ConnectError(str(error)) from None
     return store
 
 
@@ -165,11 +175,13 @@ def add(platform, name, url, location, order_type, credentials, mappings, guess_
     spec = StoreSpec(platform, name, url, location, order_type, _pairs(credentials, "credential"),
                      _pairs(mappings, "map"), guess_statuses, identify_by, language, timezone)
     try:
+        note = reconnect_note(platform, _url(url))
         store = connect(spec)
     except ConnectError as error:
         raise click.ClickException(str(error)) from None
-    db.session.add(store)
     db.session.commit()
+    if note:
+        click.echo(note)
     click.echo(f"Store {store.id} ({store.name}) connected; its initial import starts within a minute "
                f"(or now: flask stores sync {store.id} --initial).")
 

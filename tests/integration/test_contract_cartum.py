@@ -15,8 +15,10 @@ import pytest
 import requests
 
 from tests.support.simulators import serving
+from tests.support.pages import ids_with_fault_after_page
 from webapp.platforms.base import (
-    ApiNotAvailable, AuthFailed, BadPayload, NotFound, RateLimited, Rejected, RemoteStatus, Unreachable,
+    ApiNotAvailable, AuthFailed, BadPayload, NotFound, RateLimited, Rejected, RemoteStatus,
+    RepeatedPage, TruncatedPayload, Unreachable,
 )
 from webapp.platforms.cartum import ZONE_SLACK, CartumPlatform, mapping
 from webapp.platforms.http import HttpSettings, PlatformHttp
@@ -415,7 +417,7 @@ def test_fault_429_with_a_long_retry_after_is_rate_limited(sim, http):
     assert caught.value.retry_after == 30 and caught.value.retryable
 
 
-@pytest.mark.parametrize("kind", ["500", "502", "503", "timeout"])
+@pytest.mark.parametrize("kind", ["500", "502", "503", "timeout", "malformed", "truncated"])
 def test_fault_transient_is_retried_and_succeeds(sim, http, kind):
     shop = signed_in(sim, http)
     sim.inject(kind)
@@ -431,12 +433,15 @@ def test_fault_persistent_500_is_unreachable(sim, http):
     assert len(calls(sim)) == FAST.attempts
 
 
-def test_fault_malformed_json_is_bad_payload_without_retry(sim, http):
+@pytest.mark.parametrize("kind", ["malformed", "truncated"])
+def test_R_REL_2_fault_persistent_cut_off_json_is_truncated_payload_not_the_url(sim, http, kind):
     shop = signed_in(sim, http)
-    sim.inject("malformed")
-    with pytest.raises(BadPayload):
+    sim.inject(kind, count=FAST.attempts)
+    with pytest.raises(TruncatedPayload) as caught:
         list(shop.iter_orders())
-    assert calls(sim) == ["orders/get"]
+    assert calls(sim) == ["orders/get"] * FAST.attempts
+    assert "cut off" in caught.value.message and "tries again by itself" in caught.value.message
+    assert "Website URL" not in caught.value.message and caught.value.retryable
 
 
 def test_fault_html_body_is_bad_payload_on_a_call(sim, http):
@@ -450,6 +455,38 @@ def test_R_CON_4_fault_html_body_on_sign_in_is_api_not_available(sim, http):
     sim.inject("html")
     with pytest.raises(ApiNotAvailable):
         connect(sim, http).verify()
+
+
+# --- R-REL-2: a page served again -----------------------------------------------------------
+
+
+@pytest.fixture
+def paged(big):
+    yield big
+    big.app.extensions["sim_state"].faults.clear()  # a failed test must not leak its faults
+
+
+def test_R_REL_2_cartum_page_served_twice_loses_nothing(paged, http):
+    """A cache answers the request for offset 100 with the first page: the adapter used to stop
+    the run at once; the shared guard asks again and the run completes."""
+    expected = all_ids(connect(paged, http).iter_orders())
+    paged.control("DELETE", "requests")
+    got = ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "repeat")
+    assert got == expected and len(set(got)) == len(got) > 900
+    offsets = [body["offset"] for body in bodies(paged, "orders/get")]
+    assert offsets[:3] == [0, 100, 100]  # the repeated page asked for again
+
+
+def test_R_REL_2_cartum_page_served_again_beyond_the_retries_fails_loudly(paged, http):
+    with pytest.raises(RepeatedPage) as caught:
+        ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "repeat", count=FAST.attempts)
+    assert "cache" in caught.value.message and f"{paged.url}/api/" in caught.value.message
+    assert [body["offset"] for body in bodies(paged, "orders/get")] == [0, 100, 100, 100]
+
+
+def test_R_REL_2_cartum_truncated_page_is_retried_and_orders_complete(paged, http):
+    expected = all_ids(connect(paged, http).iter_orders())
+    assert ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "truncated") == expected
 
 
 # --- secrets (R-CON-8) ----------------------------------------------------------------------

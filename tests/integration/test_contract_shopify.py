@@ -20,9 +20,10 @@ import pytest
 import requests
 from redis import Redis
 
+from tests.support.pages import ids_with_fault_after_page
 from tests.support.simulators import serving
 from webapp.platforms.base import (
-    AuthFailed, BadPayload, PlatformError, RateLimited, Unreachable,
+    AuthFailed, BadPayload, PlatformError, RateLimited, RepeatedPage, TruncatedPayload, Unreachable,
 )
 from webapp.platforms.http import REDIS_PREFIX, HttpSettings, PlatformHttp
 from webapp.platforms.shopify import ShopifyPlatform, mapping
@@ -159,6 +160,32 @@ def test_paging_1000_orders_via_link_has_no_gap_and_no_repeat(full_run, big):
     assert set(ids) == {str(o["id"]) for o in sim_orders(big)}
     assert [len(page.orders) for page in pages] == [250, 250, 250, 250]
     assert all(page.checkpoint for page in pages[:-1]) and pages[-1].checkpoint is None
+
+
+@pytest.fixture
+def paged(big):
+    yield big
+    big.app.extensions["sim_state"].faults.clear()  # a failed test must not leak its faults
+
+
+def test_R_REL_2_shopify_page_served_twice_loses_nothing(full_run, paged, http):
+    """A cache answers the ``page_info`` request of page 2 with page 1 (its Link included): the
+    adapter used to stop at "the same page link twice"; the shared guard asks again."""
+    expected = [order.external_id for page in full_run[0] for order in page.orders]
+    got = ids_with_fault_after_page(fast(adapter(paged, http)).iter_orders(), paged, "repeat")
+    assert got == expected
+
+
+def test_R_REL_2_shopify_page_served_again_beyond_the_retries_fails_loudly(paged, http):
+    with pytest.raises(RepeatedPage) as caught:
+        ids_with_fault_after_page(fast(adapter(paged, http)).iter_orders(), paged, "repeat",
+                                  count=FAST.attempts)
+    assert "cache" in caught.value.message and f"{paged.url}/admin/api/{VERSION}/" in caught.value.message
+
+
+def test_R_REL_2_shopify_truncated_page_is_retried_and_orders_complete(full_run, paged, http):
+    expected = [order.external_id for page in full_run[0] for order in page.orders]
+    assert ids_with_fault_after_page(fast(adapter(paged, http)).iter_orders(), paged, "truncated") == expected
 
 
 def test_first_request_carries_the_filters_and_later_ones_only_the_cursor(full_run):
@@ -307,7 +334,8 @@ def test_R_CLI_3_basic_plan_gives_no_buyer(small, http):
 
 @pytest.mark.parametrize("kind, count, error", [
     ("401", 1, AuthFailed), ("403", 1, AuthFailed), ("500", 3, Unreachable), ("503", 3, Unreachable),
-    ("timeout", 3, Unreachable), ("malformed", 1, BadPayload), ("html", 1, BadPayload),
+    ("timeout", 3, Unreachable), ("malformed", 3, TruncatedPayload), ("truncated", 3, TruncatedPayload),
+    ("html", 1, BadPayload),
     ("404", 1, PlatformError),
 ])
 def test_injected_fault_ends_in_its_typed_error(small, http, kind, count, error):
@@ -318,7 +346,7 @@ def test_injected_fault_ends_in_its_typed_error(small, http, kind, count, error)
     assert served(small) - before == count
 
 
-@pytest.mark.parametrize("kind", ["500", "502", "timeout"])
+@pytest.mark.parametrize("kind", ["500", "502", "timeout", "malformed", "truncated"])
 def test_transient_fault_is_retried_and_the_page_arrives(small, http, kind):
     before = served(small)
     small.inject(kind)

@@ -19,9 +19,11 @@ from requests_oauthlib import OAuth1
 from woocommerce import API
 
 from simulators.woocommerce import CONSUMER_KEY, CONSUMER_SECRET
+from tests.support.pages import ids_with_fault_after_page
 from tests.support.simulators import serving
 from webapp.platforms.base import (
-    ApiNotAvailable, AuthFailed, BadPayload, NotFound, RateLimited, Rejected, Unreachable,
+    ApiNotAvailable, AuthFailed, BadPayload, NotFound, RateLimited, Rejected, RepeatedPage,
+    TruncatedPayload, Unreachable,
 )
 from webapp.platforms.http import HttpSettings, PlatformHttp
 from webapp.platforms.woocommerce import WooCommercePlatform
@@ -317,7 +319,7 @@ def test_order_links_open_the_shop_admin(sim, http):
 
 @pytest.mark.parametrize("kind, count, error", [
     ("401", 1, AuthFailed), ("403", 1, AuthFailed), ("404", 1, ApiNotAvailable),
-    ("malformed", 1, BadPayload), ("html", 1, BadPayload),
+    ("malformed", 3, TruncatedPayload), ("truncated", 3, TruncatedPayload), ("html", 1, BadPayload),
     ("500", 3, Unreachable), ("502", 3, Unreachable), ("timeout", 3, Unreachable),
 ])
 def test_faults_end_in_the_right_typed_error(sim, http, kind, count, error):
@@ -327,7 +329,7 @@ def test_faults_end_in_the_right_typed_error(sim, http, kind, count, error):
         connect(sim, http).fetch_orders([str(order["id"])])
 
 
-@pytest.mark.parametrize("kind", ["500", "502", "503", "timeout"])
+@pytest.mark.parametrize("kind", ["500", "502", "503", "timeout", "malformed", "truncated"])
 def test_one_transient_fault_is_retried_to_success(sim, http, kind):
     order = add_order(sim)
     sim.inject(kind)
@@ -460,3 +462,67 @@ def test_simulator_accepts_basic_auth_as_an_https_store_does():
     assert good.status_code == 200 and query.status_code == 200
     assert wrong.json()["message"] == "Consumer secret is invalid." and "WWW-Authenticate" in wrong.headers
     assert (unknown.status_code, unknown.json()["code"]) == (401, "woocommerce_rest_cannot_view")
+
+
+# --- R-REL-2: a page served again, a body cut off ---------------------------------------------
+
+
+@pytest.fixture
+def paged(big):
+    yield big
+    big.app.extensions["sim_state"].faults.clear()  # a failed test must not leak its faults
+
+
+def by_creation(sim) -> list[str]:
+    return [str(o["id"]) for o in sorted(listed(sim), key=lambda o: (o["date_created_gmt"], o["id"]))]
+
+
+def test_R_REL_2_woocommerce_page_served_twice_loses_nothing(paged, http):
+    """A cache answers the second page's request with the first page verbatim: the adapter once
+    took that for "a whole page in one second" and skipped a page. Now it asks again."""
+    before = paged.stats()["faults_served"]
+    got = ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "repeat")
+    assert got == by_creation(paged)  # every order once, none skipped
+    assert paged.stats()["faults_served"] == before + 1
+    assert len(api_calls(paged)) == 11  # ten pages and the one asked for again
+
+
+def test_R_REL_2_woocommerce_page_served_again_beyond_the_retries_fails_loudly(paged, http):
+    with pytest.raises(RepeatedPage) as caught:
+        ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "repeat", count=FAST.attempts)
+    message = caught.value.message
+    assert "cache" in message and f"{paged.url}/wp-json/wc/v3/" in message and "no order is skipped" in message
+    assert caught.value.retryable and isinstance(caught.value, BadPayload)
+
+
+def test_R_REL_2_woocommerce_repeat_within_one_busy_second_loses_nothing(sim, http):
+    """250 orders share one second: the second page of that second's query is answered with its
+    first page. Not the boundary re-serve the scheme expects on a fresh query: asked again."""
+    moment = (datetime.now(UTC) - timedelta(days=500)).replace(microsecond=0)
+    added = sim.control("POST", "orders", json={"count": 250, "created": moment.isoformat()})["ids"]
+    pages = connect(sim, http).iter_orders(created_since=moment - timedelta(seconds=5))
+    got = ids_with_fault_after_page(pages, sim, "repeat", after_page=2)
+    assert sorted(got[:250]) == sorted(map(str, added)) and len(set(got)) == len(got)
+
+
+def test_R_REL_2_woocommerce_truncated_body_is_retried_and_orders_complete(paged, http):
+    got = ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "truncated")
+    assert got == by_creation(paged)
+
+
+def test_R_REL_2_woocommerce_order_changed_during_paging_is_read_again_not_taken_for_a_repeat(http):
+    """An order modified during a run moves to the end of the "modified" ordering: it comes
+    again, changed, and the run neither stops nor loses an order."""
+    with woo_sim(orders=250) as sim:
+        pages = connect(sim, http).iter_orders(updated_since=datetime(2000, 1, 1, tzinfo=UTC))
+        got, changed = [], None
+        for number, page in enumerate(pages, start=1):
+            got += [(o.external_id, o.status_id) for o in page.orders]
+            if number == 1:
+                changed = page.orders[0]
+                status = "processing" if changed.status_id == "on-hold" else "on-hold"
+                sim.control("POST", f"orders/{changed.external_id}/status", json={"status": status})
+        ids = [ident for ident, _ in got]
+        assert set(ids) >= {str(o["id"]) for o in listed(sim)}
+    assert ids.count(changed.external_id) == 2
+    assert [s for i, s in got if i == changed.external_id][-1] == status

@@ -401,6 +401,7 @@ def test_R_IMP_4_quantity_changes_sync_until_write_off(app, world, managers, pla
         result = reimport(store, remote.external_id)
     assert (result.updated, result.unchanged) == (0, 1)
     assert order.items[0].quantity == before + 2 and order.items[0].deductible
+    assert "not applied: the order is written off" in order.feed[0].text  # R-REL-4: not silent
 
 
 @pytest.mark.parametrize("platform", ["cartum", "shopify"])

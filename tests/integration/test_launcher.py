@@ -119,19 +119,31 @@ def test_make_run_serves_the_demo_and_stops_everything_on_ctrl_c(launcher):
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)
 
 
-def test_a_child_that_dies_stops_the_rest_and_fails(launcher):
-    redis_url, redis_port = launcher.wait_for(REDIS_LINE).groups()
-    launcher.wait_for(BANNER)
-    worker = next(pid for pid in children_of(launcher.proc.pid)
-                  if b"worker.py\x00work" in Path(f"/proc/{pid}/cmdline").read_bytes())
+def worker_pid(launcher) -> int | None:
+    return next((pid for pid in children_of(launcher.proc.pid)
+                 if b"worker.py\x00work" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+
+
+def test_R_REL_2_a_child_that_dies_is_started_again_and_the_product_keeps_running(launcher):
+    launcher.wait_for(REDIS_LINE)
+    url = launcher.wait_for(BANNER).group(1)
+    worker = worker_pid(launcher)
 
     os.kill(worker, signal.SIGKILL)
-    code, output = launcher.finish()
+    launcher.wait_for(re.compile(r"worker stopped unexpectedly \(killed by SIGKILL\); starting it again in 1 s"))
+    launcher.wait_for(re.compile(r"worker started again"), timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and worker_pid(launcher) in (None, worker):
+        time.sleep(0.2)
+    again = worker_pid(launcher)
+    assert again not in (None, worker) and launcher.proc.poll() is None
+    assert requests.get(url + "login", timeout=10).status_code == 200  # the web kept serving
 
-    assert code != 0
-    assert "worker stopped unexpectedly (killed by SIGKILL)" in output
-    assert not listening(launcher.port)
-    assert not listening(int(redis_port))
+    children = children_of(launcher.proc.pid)
+    launcher.proc.send_signal(signal.SIGINT)  # Ctrl-C still stops everything, the new worker too
+    code, output = launcher.finish()
+    assert code == 0, output
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)
 
 
 def test_killing_the_launcher_outright_takes_its_children_with_it(launcher):

@@ -57,12 +57,17 @@ def work() -> None:
 
 def connect(client, world, platform: str, sim, **changes):
     """Both steps through the pages; the response of saving step 2."""
+    return connect_showing(client, world, platform, sim, **changes)[1]
+
+
+def connect_showing(client, world, platform: str, sim, **changes):
+    """Both steps through the pages: the step-2 page that Next led to, and the response of saving it."""
     first = post(client, "/settings/stores/new", step_one(world, platform, sim.url, **changes))
     assert first.status_code == 302, first.get_data(as_text=True)
     mapping_url = first.headers["Location"]
     page = client.get(mapping_url).get_data(as_text=True)
     chosen = dict(re.findall(r'<select id="(status-[^"]+)".*?<option value="(\d+)" selected', page, re.S))
-    return post(client, mapping_url, chosen)
+    return page, post(client, mapping_url, chosen)
 
 
 @pytest.mark.parametrize("platform", ["cartum", "shopify", "woocommerce"])

@@ -478,6 +478,8 @@ def test_R_IMP_3_the_tick_enqueues_each_due_store_once(office, redis):
     schedule.register(scheduler)
     ticks = {job.func_name: job.interval for job in scheduler.get_jobs()}
     assert ticks["webapp.sync.schedule.enqueue_due_stores"] == schedule.TICK_EVERY == 60
+    # R-REL-3: a dead run is noticed within a minute of its worker's death
+    assert ticks["webapp.sync.schedule.resume_dead_runs"] + LOCK_SECONDS < 60
 
 
 # --- `flask stores ...` ---------------------------------------------------------------------

@@ -148,9 +148,10 @@ class Order(db.Model):
         """The amount is always the total of the items (SPEC R-ORD-6)."""
         self.amount = sum((item.total for item in self.items), ZERO)
 
-    def note(self, kind: FeedKind, text: str, author: Employee | None = None) -> FeedEntry:
-        """Add a line to the event feed (``author`` None for the system)."""
-        entry = FeedEntry(kind=kind, text=text, author=author, created_at=utcnow())
+    def note(self, kind: FeedKind, text: str, author: Employee | None = None, run_id: int | None = None) -> FeedEntry:
+        """Add a line to the event feed (``author`` None for the system; ``run_id`` the sync run
+        that brought a change from the shop, R-REL-4)."""
+        entry = FeedEntry(kind=kind, text=text, author=author, run_id=run_id, created_at=utcnow())
         self.feed.append(entry)
         return entry
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from webapp.extensions import db
@@ -194,3 +194,42 @@ class FailedOrder(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @classmethod
+    def note(cls, store_id: int, external_id: str, platform_number: str | None, reason: str) -> None:
+        """Keep this order for the next sync's retry; a repeat failure counts another attempt."""
+        row = db.session.scalar(select(cls).filter_by(store_id=store_id, external_id=external_id))
+        if row is None:
+            db.session.add(cls(store_id=store_id, external_id=external_id, platform_number=platform_number,
+                               reason=reason))
+            return
+        row.platform_number, row.reason, row.last_failed_at = platform_number, reason, utcnow()
+        row.attempts = (row.attempts or 0) + 1
+
+    @classmethod
+    def forget(cls, store_id: int, external_id: str) -> None:
+        """The order was imported or a rule left it out: nothing more to retry."""
+        db.session.execute(delete(cls).filter_by(store_id=store_id, external_id=external_id),
+                           execution_options={"synchronize_session": False})
+
+    @classmethod
+    def ids_of(cls, store_id: int) -> list[str]:
+        """The external ids a sync retries (R-REL-5), oldest failure first."""
+        return list(db.session.scalars(select(cls.external_id).filter_by(store_id=store_id).order_by(cls.id)))
+
+    @classmethod
+    def gone_from_shop(cls, store: Store, run_id: int, external_ids: set[str]) -> None:
+        """These orders are no longer on the shop: nothing to retry; the sync log says so."""
+        for row in db.session.scalars(select(cls).where(cls.store_id == store.id, cls.external_id.in_(external_ids))):
+            label = row.platform_number or row.external_id
+            db.session.add(SyncLogEntry(
+                store_id=store.id, run_id=run_id, level=LogLevel.SKIPPED, external_id=row.external_id,
+                platform_number=row.platform_number,
+                reason=(f"Order {label} could not be imported earlier and is no longer on the shop "
+                        f"(deleted there), so it is not tried again. Nothing to do unless it should "
+                        f"exist: then add it again on the shop or enter it by hand.")))
+            db.session.delete(row)
+
+    @classmethod
+    def count_of(cls, store_id: int) -> int:
+        return db.session.scalar(select(func.count(cls.id)).filter_by(store_id=store_id)) or 0

@@ -429,6 +429,9 @@ class RemoteOrder:
     buyer: RemoteBuyer | None = field(default=None, repr=False)
     items: tuple[RemoteItem, ...] = ()
     delivery: RemoteDelivery | None = field(default=None, repr=False)
+    # The shop's own order total (delivery, fees, discounts, taxes as the platform counts them),
+    # to the cent; None when it gives none. Shown beside ``total`` when they differ (R-REL-4).
+    platform_total: Decimal | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -538,6 +541,32 @@ class BadPayload(PlatformError):
     default_message = ("The shop answered with something that is not its API's data (for "
                        "example a web page). Check the Website URL and that the platform's "
                        "API is enabled for this shop.")
+
+
+class TruncatedPayload(BadPayload):
+    """The answer claimed to be JSON but was cut off or mangled on the way, on every attempt.
+
+    A transient fault (R-REL-2): ``PlatformHttp`` asks again within the run like after a 5xx,
+    and a later sync tries again by itself. Not the store's settings: an HTML page or a bot
+    check stays a plain ``BadPayload``."""
+
+    code = "truncated_payload"
+    retryable = True
+
+    def __init__(self, message: str | None = None, *, host: str = "", status: int = 200) -> None:
+        super().__init__(message or (
+            f"{host or 'The shop'}'s answer was cut off or is not valid JSON (HTTP {status}). Nothing "
+            "to do: the sync tries again by itself. If this keeps happening for hours, ask the "
+            "shop's host whether its server or a proxy in front of it cuts answers short."))
+
+
+class RepeatedPage(BadPayload):
+    """The shop kept serving a page it had already sent when asked for another one (a cache or
+    proxy in front of it answering with stale pages); see ``paging.PageGuard``. The run stops
+    rather than move on and skip the page it never got (R-REL-2)."""
+
+    code = "repeated_page"
+    retryable = True
 
 
 class NotFound(PlatformError):

@@ -4,13 +4,15 @@ Role in ``platforms/``: adapters build URLs and read their platform's JSON; this
 owns what is the same for every shop:
 
 * one ``requests.Session`` per process, with connect/read timeouts;
-* bounded retries with exponential backoff and jitter on 5xx, connection errors and
-  timeouts; a 429's ``Retry-After`` is waited out when short, raised as ``RateLimited``
+* bounded retries with exponential backoff and jitter on 5xx, connection errors,
+  timeouts and bodies that claim to be JSON but are cut off or malformed (R-REL-2: a
+  transient fault, ``TruncatedPayload``); a 429's ``Retry-After`` is waited out when short, raised as ``RateLimited``
   when long;
 * a request budget per shop (e.g. "2/second"), counted in Redis by the ``limits``
   package's moving window, so all worker processes *together* stay under the shop's
   limit; when it is spent we wait (bounded) for a free slot instead of failing;
-* typed errors (``Unreachable``, ``RateLimited``, ``StoreMoved``, ``BadPayload``) whose
+* typed errors (``Unreachable``, ``RateLimited``, ``StoreMoved``, ``TruncatedPayload``,
+  ``BadPayload``) whose
   messages name the host only;
 * logs with method, host, path and status only: query strings, headers and bodies carry
   tokens (WooCommerce keys, Cartum's token in the body, Shopify's header) and never reach
@@ -38,7 +40,9 @@ from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from redis import Redis
 
-from webapp.platforms.base import BadPayload, PlatformError, RateLimited, StoreMoved, Unreachable
+from webapp.platforms.base import (
+    BadPayload, PlatformError, RateLimited, StoreMoved, TruncatedPayload, Unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +206,7 @@ class PlatformHttp:
         not followed unless ``allow_redirects=True``: following one would send tokens in
         custom headers to another host and turn a POST into a GET; a 3xx raises StoreMoved.
         ``retry=False`` sends once (for a call that must not be repeated).
-        Raises Unreachable, RateLimited, StoreMoved.
+        Raises Unreachable, RateLimited, StoreMoved, TruncatedPayload.
         """
         kwargs.setdefault("timeout", (self.settings.connect_timeout, self.settings.read_timeout))
         kwargs.setdefault("allow_redirects", False)
@@ -239,6 +243,9 @@ class PlatformHttp:
             return RateLimited(_retry_after(response) or self._backoff(1))
         if response.status_code >= 500:
             return Unreachable(host=where.host, reason=f"server error {response.status_code}")
+        if _unreadable_json(response, method):
+            log.warning("%s: a JSON body cut off or malformed", where)
+            return TruncatedPayload(host=where.host, status=response.status_code)
         return response
 
     def _retry_delay(self, error: PlatformError, attempt: int, budget_key: str) -> float | None:
@@ -251,8 +258,14 @@ class PlatformHttp:
         return self._backoff(attempt) if error.retryable else None
 
     def _backoff(self, attempt: int) -> float:
-        base = min(self.settings.max_backoff, self.settings.backoff * 2 ** (attempt - 1))
-        return base / 2 + random.uniform(0, base / 2)
+        return backoff_delay(self.settings, attempt)
+
+
+def backoff_delay(settings: HttpSettings, attempt: int) -> float:
+    """Seconds to wait before try ``attempt + 1``: ``backoff`` doubling up to ``max_backoff``,
+    half fixed and half random so that many workers do not ask again in step."""
+    base = min(settings.max_backoff, settings.backoff * 2 ** (attempt - 1))
+    return base / 2 + random.uniform(0, base / 2)
 
 
 def _unreachable(exc: requests.RequestException, host: str) -> Unreachable:
@@ -289,13 +302,34 @@ def _not_moved(response: requests.Response, url: str) -> requests.Response:
     return response
 
 
+def _unreadable_json(response: requests.Response, method: str = "GET") -> bool:
+    """True when the body claims to be JSON (by its type or its first character) but does not
+    parse: cut off in transit or mangled, a fault that asking again cures. An HTML page (a
+    bot check, a wrong URL) is not this, whatever its Content-Type says."""
+    if response.status_code == 204 or method.upper() == "HEAD":
+        return False
+    start = response.content.lstrip()[:1]
+    kind = response.headers.get("Content-Type", "").lower()
+    if start == b"<" or not ("json" in kind or start in (b"{", b"[")):
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return True
+    return False
+
+
 def read_json(response: requests.Response) -> Any:
-    """The response's JSON, or BadPayload when it is not JSON (an HTML page, a bot check)."""
+    """The response's JSON; TruncatedPayload when a JSON body is cut off or malformed (only
+    for a response sent without retries: ``PlatformHttp`` retries those), BadPayload when it
+    is not JSON at all (an HTML page, a bot check)."""
     try:
         return response.json()
     except ValueError:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
         host = urlsplit(response.url or "").hostname or "the shop"
+        if _unreadable_json(response):
+            raise TruncatedPayload(host=host, status=response.status_code) from None
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
         raise BadPayload(
             f"{host} answered with {kind} instead of API data (HTTP {response.status_code}). "
             "Check the store's Website URL and that the platform's API is enabled for this "

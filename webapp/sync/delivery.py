@@ -5,10 +5,12 @@ decides, from ``PlatformRules`` alone, whether the platform's delivery is transf
 (WooCommerce: no, R-DEL-4) and only for the shop's own methods (Cartum, R-DEL-3), and posts a
 new ``FeedKind.DELIVERY`` comment only when method, cost or address differ from the order's
 latest delivery comment (R-DEL-2). The comment's text is its own fingerprint, so no column
-is needed to remember what was posted.
+is needed to remember what was posted; each comment names the sync run that brought it (R-REL-4),
+and the order page reads the cost back from it to explain the shop's own total.
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -18,6 +20,7 @@ from webapp.models import FeedEntry, FeedKind, Order
 from webapp.platforms.base import PlatformRules, RemoteDelivery
 
 NOT_GIVEN = "—"
+_COST = re.compile(r"^Delivery: .*?, cost (\d+\.\d{2}) [A-Z]{3}, to ")
 
 
 def is_transferred(rules: PlatformRules, delivery: RemoteDelivery | None) -> bool:
@@ -47,12 +50,20 @@ def last_delivery_text(order: Order) -> str | None:
     return db.session.scalar(query)
 
 
-def post_delivery(order: Order, delivery: RemoteDelivery | None, rules: PlatformRules) -> bool:
-    """Add a delivery comment when the details are new or changed (R-DEL-2); True if added."""
+def last_delivery_cost(order: Order) -> Decimal | None:
+    """The delivery cost of the order's latest delivery comment; None if none or not calculated."""
+    found = _COST.match(last_delivery_text(order) or "")
+    return Decimal(found.group(1)) if found else None
+
+
+def post_delivery(order: Order, delivery: RemoteDelivery | None, rules: PlatformRules,
+                  run_id: int | None = None) -> bool:
+    """Add a delivery comment, by sync run ``run_id``, when the details are new or changed
+    (R-DEL-2, R-REL-4); True if added."""
     if not is_transferred(rules, delivery):
         return False
     text = delivery_text(delivery, order.currency)
     if text == last_delivery_text(order):
         return False
-    order.note(FeedKind.DELIVERY, text)
+    order.note(FeedKind.DELIVERY, text, run_id=run_id)
     return True

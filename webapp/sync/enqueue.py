@@ -4,7 +4,8 @@ on the "sync" queue under a fixed job id, so that nothing piles up.
 A job id that is queued, or started by a live run, is left alone and its run returned. A
 "started" job whose store lock is free belongs to a worker that died (SIGKILL, lost
 machine): it is replaced, and the unfinished run it left is reused, so an interrupted
-initial import goes on under the same run with its counts.
+initial import goes on under the same run with its counts. ``resume_dead_run`` does that
+for the dead-run tick (R-REL-3).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db, redis_client
 from webapp.models import RunKind, RunState, Store, SyncRun
+from webapp.models.types import utcnow
 from webapp.sync import jobs
 from webapp.sync.limits import store_locked
 from webapp.sync.queues import queue
@@ -44,6 +46,33 @@ def enqueue_order_sync(store: Store, external_ids: Sequence[str]) -> SyncRun:
     digest = hashlib.sha1(",".join(ids).encode()).hexdigest()[:12]
     return _enqueue(store, RunKind.MANUAL, f"orders-{store.id}-{digest}", jobs.sync_orders,
                     reuse=False, args=(ids,))
+
+
+WORKER_DIED = ("The worker running this sync stopped before it finished (it was restarted or killed). "
+               "Nothing is lost and the next sync goes on; for an order's update, press Update again.")
+
+
+def resume_dead_run(run: SyncRun) -> SyncRun:
+    """R-REL-3: a run left RUNNING by a dead worker, enqueued again as the same run. An order
+    update that can no longer be told apart (its job is gone) ends FAILED saying so."""
+    store = run.store
+    if run.kind == RunKind.INITIAL:
+        resumed = enqueue_initial_import(store)
+    elif run.kind == RunKind.SCHEDULED or _job_run_id(f"sync-{store.id}") == run.id:
+        resumed = enqueue_sync(store, run.kind)
+    else:
+        resumed = None
+    if resumed is None or resumed.id != run.id:  # never left RUNNING for good
+        run.state, run.error, run.finished_at = RunState.FAILED, WORKER_DIED, utcnow()
+        db.session.commit()
+    return resumed or run
+
+
+def _job_run_id(job_id: str) -> int | None:
+    try:
+        return Job.fetch(job_id, connection=redis_client()).kwargs.get("run_id")
+    except NoSuchJobError:
+        return None
 
 
 def _enqueue(store: Store, kind: RunKind, job_id: str, func: Callable, *, reuse: bool,

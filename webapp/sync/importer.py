@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import Employee, FeedKind, LogLevel, Order, Role, Status, Store, SyncLogEntry, SyncRun
+from webapp.models import (
+    Employee, FailedOrder, FeedKind, LogLevel, Order, Role, Status, Store, SyncLogEntry, SyncRun,
+)
+from webapp.models import FeedEntry, Product  # R-REL-4: the shop's changes on record
 from webapp.models.types import utcnow
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformRules, RemoteItem, RemoteOrder
@@ -84,9 +87,14 @@ def _hold_transaction() -> None:
     # Python's sqlite3 (legacy transaction mode) opens no transaction before a SAVEPOINT, and
     # releasing such a savepoint commits it: each order would be committed on its own, ahead
     # of the page's checkpoint. Opening the transaction here keeps the page one unit.
-    connection = db.session.connection().connection.dbapi_connection
-    if isinstance(connection, sqlite3.Connection) and not connection.in_transaction:
-        connection.execute("BEGIN")
+    # IMMEDIATE takes the write lock now, waiting up to the busy timeout for another writer:
+    # a plain BEGIN would read first, and SQLite refuses a reader's later write at once
+    # ("database is locked") rather than wait. Through SQLAlchemy, so a refusal arrives as its
+    # OperationalError, which the runner retries (runner.again_if_transient).
+    connection = db.session.connection()
+    dbapi = connection.connection.dbapi_connection
+    if isinstance(dbapi, sqlite3.Connection) and not dbapi.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _add_counts(run: SyncRun, result: PageResult, fetched: int) -> None:
@@ -220,18 +228,26 @@ def failure_reason(remote: RemoteOrder, error: Exception) -> str:
 
 
 def _import_one(page: _Page, remote: RemoteOrder, initial: bool) -> str:
+    """One order's outcome. A failed one is kept in ``FailedOrder`` for every later sync to
+    retry (R-REL-5); imported or left out by a rule, it is retried no more."""
     if remote.status_id in page.rules.excluded_initial_statuses and (initial or _is_history(page, remote)):
+        FailedOrder.forget(page.store.id, remote.external_id)
         return SKIPPED  # R-IMP-2: finished orders are history, not work; nothing to report
     reason = skip_reason(remote, page.rules, page.currency, page.title)
     if reason is not None:
         page.log_once(remote, reason)
+        FailedOrder.forget(page.store.id, remote.external_id)
         return SKIPPED
     try:
         with db.session.begin_nested():
-            return _upsert(page, remote)
+            outcome = _upsert(page, remote)
+            FailedOrder.forget(page.store.id, remote.external_id)
+            return outcome
     except Exception as error:  # one broken order must not stop the page: it is retried next run
         log.warning("store %s: order %s failed", page.store.id, remote.external_id, exc_info=True)
-        page.log(LogLevel.FAILED, remote, failure_reason(remote, error))
+        reason = failure_reason(remote, error)
+        page.log(LogLevel.FAILED, remote, reason)
+        FailedOrder.note(page.store.id, remote.external_id, remote.number, reason)
         return FAILED
 
 
@@ -270,10 +286,11 @@ def _create(page: _Page, remote: RemoteOrder) -> Order:
         number=_next_number(), store_id=store.id, shop_id=store.shop_id, external_id=remote.external_id,
         platform_number=remote.number, location_id=store.location_id, order_type_id=store.order_type_id,
         status=status, client=client, manager=manager, currency=remote.currency, created_at=remote.created_at,
-        platform_created_at=remote.created_at, synced_at=utcnow(), platform_status=seen)
+        platform_created_at=remote.created_at, synced_at=utcnow(), platform_status=seen,
+        platform_total=remote.platform_total)
     db.session.add(order)
-    _sync_items(page, order, remote.items)
-    post_delivery(order, remote.delivery, page.rules)
+    _sync_items(page, order, remote)  # a new order's lines are its content, not changes: no feed entry
+    post_delivery(order, remote.delivery, page.rules, page.run.id)
     db.session.flush()  # inside the savepoint, so a duplicate key is caught by _upsert
     if page.notify:
         notify_managers(order, page.manager_list())
@@ -303,15 +320,50 @@ def _statuses_ignored(rules: PlatformRules) -> bool:
 
 
 def _update(page: _Page, order: Order, remote: RemoteOrder) -> bool:
-    """Apply what changed on the platform; True if anything did (``synced_at`` aside)."""
+    """Apply what changed on the platform; True if anything did (``synced_at`` aside).
+
+    R-REL-4: every change is in the feed, by this run. A status and a delivery keep their own
+    entries (their own kinds in the feed); the rest (items, the amount, the client, the shop's
+    total) is one entry listing each change from → to.
+    """
     changed = _sync_status(page, order, remote)
-    client = matching.client_on_update(order.client, remote.buyer, page.rules, page.region)
-    if client is not order.client:
-        order.client, changed = client, True
-    changed |= _sync_items(page, order, remote.items)
-    changed |= post_delivery(order, remote.delivery, page.rules)
+    changed |= post_delivery(order, remote.delivery, page.rules, page.run.id)
+    items, told = _item_changes(page, order, remote)
+    changes = _sync_client(page, order, remote) + items + _sync_total(order, remote, told)
+    if changes:
+        order.note(FeedKind.SYSTEM, f"Changed on {page.title}: {'; '.join(changes)}.", run_id=page.run.id)
     order.synced_at = utcnow()
-    return changed
+    return changed or bool(changes)
+
+
+def _item_changes(page: _Page, order: Order, remote: RemoteOrder) -> tuple[list[str], bool]:
+    """The items' changes applied, with the amount's; and whether the shop's lines differ from
+    what the order had (after write-off: reported, not applied, R-IMP-4)."""
+    if order.is_written_off:
+        return [], _report_frozen(page, order, remote)
+    amount = order.amount
+    changes = _sync_items(page, order, remote)
+    if order.amount != amount:
+        changes.append(f"amount {amount:.2f} → {order.amount:.2f} {order.currency}")
+    return changes, bool(changes)
+
+
+def _sync_client(page: _Page, order: Order, remote: RemoteOrder) -> list[str]:
+    client = matching.client_on_update(order.client, remote.buyer, page.rules, page.region)
+    if client is order.client:
+        return []
+    previous, order.client = order.client.full_name, client
+    return [f"client {previous} → {client.full_name}"]
+
+
+def _sync_total(order: Order, remote: RemoteOrder, items_told: bool) -> list[str]:
+    """The shop's own total (shown beside ours when they differ); a change is named unless it
+    is the first one known or the items' change (applied or not) already tells it."""
+    previous, total = order.platform_total, remote.platform_total
+    order.platform_total = total
+    if previous is None or total is None or previous == total or items_told:
+        return []
+    return [f"the shop's total {previous:.2f} → {total:.2f} {order.currency}"]
 
 
 def _sync_status(page: _Page, order: Order, remote: RemoteOrder) -> bool:
@@ -332,7 +384,7 @@ def _sync_status(page: _Page, order: Order, remote: RemoteOrder) -> bool:
         return False
     previous = order.status.name
     order.status = status
-    order.note(FeedKind.STATUS, f"Status changed on {page.title}: {previous} → {status.name}")
+    order.note(FeedKind.STATUS, f"Status changed on {page.title}: {previous} → {status.name}", run_id=page.run.id)
     return True
 
 
@@ -350,39 +402,116 @@ def line_values(line: RemoteItem) -> tuple[Decimal, Decimal]:
     return (line.quantity.quantize(QUANTITY_STEP, ROUND_HALF_UP), line.price.quantize(PRICE_STEP, ROUND_HALF_UP))
 
 
-def _sync_items(page: _Page, order: Order, lines: Sequence[RemoteItem]) -> bool:
-    """Bring the order's items to the platform's lines; nothing changes after write-off.
+def _sync_items(page: _Page, order: Order, remote: RemoteOrder) -> list[str]:
+    """Bring the order's items to the platform's lines; what changed, as phrases for the feed.
 
     Platform lines are matched to our items by product (or name), in line order. Items
-    with no platform line are left alone: an employee may have added them here.
+    with no platform line are left alone: an employee may have added them here. After
+    write-off nothing changes (R-IMP-4; ``_report_frozen`` puts the difference on record).
     """
     if order.is_written_off:
-        return False  # R-IMP-4: the products are deducted; the platform no longer decides
+        return []
     unused = list(order.items)
-    changed = False
-    for line in lines:
-        changed |= _sync_line(page, order, line, unused)
-    if changed:
+    changes = [change for line in remote.items if (change := _sync_line(page, order, line, unused))]
+    if changes:
         order.recompute_amount()
-    return changed
+    return changes
 
 
-def _sync_line(page: _Page, order: Order, line: RemoteItem, unused: list) -> bool:
+def _sync_line(page: _Page, order: Order, line: RemoteItem, unused: list, apply: bool = True) -> str | None:
+    """Match one platform line to an item and say what differs ("Charger quantity 1 → 3").
+    Only with ``apply`` is the item changed (or a product created for a new line)."""
     quantity, price = line_values(line)
+    name = line_name(line)
     if quantity <= 0:  # removed on the platform (Shopify keeps such lines at 0)
-        item = _take(unused, None, line_name(line))
-        if item is not None:
+        item = _take(unused, None, name)
+        if item is not None and apply:
             order.items.remove(item)
-        return item is not None
-    product = matching.product_for(line, page.rules, page.store.identify_by)
-    item = _take(unused, product, line_name(line))
+        return None if item is None else f"{item.name} removed"
+    product = matching.product_for(line, page.rules, page.store.identify_by) if apply else _known_product(page, line)
+    item = _take(unused, product, name)
     if item is None:
-        order.add_item(line_name(line), quantity, price, product=product, deductible=False)
-        return True
-    if (item.quantity, item.price) == (quantity, price):
-        return False
-    item.quantity, item.price = quantity, price
-    return True
+        if apply:
+            order.add_item(name, quantity, price, product=product, deductible=False)
+        return f"{name} added ({quantity_text(quantity)} × {price:.2f})"
+    change = item_change(item.name, (item.quantity, item.price), (quantity, price))
+    if apply:
+        item.quantity, item.price = quantity, price
+    return change
+
+
+def quantity_text(quantity: Decimal) -> str:
+    return f"{quantity.normalize():f}"  # 3.000 -> "3", 1.500 -> "1.5"
+
+
+def item_change(name: str, before: tuple[Decimal, Decimal], after: tuple[Decimal, Decimal]) -> str | None:
+    """ "Charger quantity 1 → 3, price 9.50 → 8.00"; None when nothing differs."""
+    parts = []
+    if before[0] != after[0]:
+        parts.append(f"quantity {quantity_text(before[0])} → {quantity_text(after[0])}")
+    if before[1] != after[1]:
+        parts.append(f"price {before[1]:.2f} → {after[1]:.2f}")
+    return f"{name} {', '.join(parts)}" if parts else None
+
+
+def _known_product(page: _Page, line: RemoteItem) -> Product | None:
+    """The line's catalogue product if there is one; never creates it (nothing is applied)."""
+    key = matching.product_key(line, page.rules, page.store.identify_by)
+    if key is None:
+        return None
+    field, value = key
+    return db.session.scalar(select(Product).where(getattr(Product, field) == value).order_by(Product.id))
+
+
+# After write-off (R-IMP-4, R-REL-4): the shop's changes on record, not applied, once each.
+
+
+def not_applied_prefix(platform: str) -> str:
+    return f"Changed on {platform}, not applied: the order is written off — "
+
+
+def not_applied_text(platform: str, changes: Sequence[str]) -> str:
+    return f"{not_applied_prefix(platform)}{'; '.join(changes)}."
+
+
+def matching_again_text(platform: str) -> str:
+    return f"Changed on {platform}: its items match this order again; nothing is left unapplied."
+
+
+def not_applied_reason(remote: RemoteOrder, order: Order, platform: str, changes: Sequence[str]) -> str:
+    return (f"Order {order_label(remote)} changed on {platform} after its products were written off here "
+            f"(order {order.number}), so the change was not applied: {'; '.join(changes)}. The order keeps "
+            "what was written off; if the change stands, settle the difference by hand.")
+
+
+def _report_frozen(page: _Page, order: Order, remote: RemoteOrder) -> bool:
+    """A feed entry and a sync-log line for a difference not applied, once per distinct one;
+    True if the shop's lines differ from the order's items (reported now or before).
+
+    The shop reports the same lines at every sync; the order's latest such entry is what was
+    last reported, so the same difference is not written again. When the shop comes back to
+    the order's items, one entry says so: a difference seen again later is a new change.
+    """
+    unused = list(order.items)
+    changes = [change for line in remote.items
+               if (change := _sync_line(page, order, line, unused, apply=False))]
+    last = _last_frozen_report(order, page.title)
+    if changes:
+        text = not_applied_text(page.title, changes)
+        if text != last:
+            order.note(FeedKind.SYSTEM, text, run_id=page.run.id)
+            page.log(LogLevel.SKIPPED, remote, not_applied_reason(remote, order, page.title, changes))
+    elif last is not None and last != matching_again_text(page.title):
+        order.note(FeedKind.SYSTEM, matching_again_text(page.title), run_id=page.run.id)
+    return bool(changes)
+
+
+def _last_frozen_report(order: Order, platform: str) -> str | None:
+    reports = or_(FeedEntry.text.startswith(not_applied_prefix(platform), autoescape=True),
+                  FeedEntry.text == matching_again_text(platform))
+    query = (select(FeedEntry.text).where(FeedEntry.order_id == order.id, FeedEntry.kind == FeedKind.SYSTEM, reports)
+             .order_by(FeedEntry.id.desc()).limit(1))
+    return db.session.scalar(query)
 
 
 def _take(unused: list, product, name: str):

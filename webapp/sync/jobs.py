@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import ImportState, Order, RunKind, RunState, Status, StatusGroup, SyncRun
-from webapp.platforms.base import PlatformError
+from webapp.models import FailedOrder, ImportState, Order, RunKind, RunState, Status, StatusGroup, SyncRun
+from webapp.platforms.base import PlatformError, RemoteOrder
 from webapp.sync import status_push
 from webapp.sync.importer import import_orders
 from webapp.sync.platform import platform_for, rules_for
@@ -47,24 +47,21 @@ MANUAL_LOCK_WAIT = 60.0  # seconds an order update waits for a running sync of i
 @in_app_context
 def initial_import(store_id: int, run_id: int | None = None, *, progress: Progress | None = None) -> int | None:
     """R-IMP-2 for the store; the run's id, or None when it did not run (busy, inactive)."""
-    run = run_store_job(store_id, run_id, RunKind.INITIAL, _initial, progress=progress)
-    return run.id if run else None
+    return run_store_job(store_id, run_id, RunKind.INITIAL, _initial, progress=progress)
 
 
 @in_app_context
 def sync_store(store_id: int, run_id: int | None = None, *, progress: Progress | None = None) -> int | None:
     """R-IMP-1/3/4: new and changed orders since the last complete run."""
-    run = run_store_job(store_id, run_id, RunKind.SCHEDULED, _sync, progress=progress)
-    return run.id if run else None
+    return run_store_job(store_id, run_id, RunKind.SCHEDULED, _sync, progress=progress)
 
 
 @in_app_context
 def sync_orders(store_id: int, external_ids: Sequence[str], run_id: int | None = None) -> int | None:
     """R-ORD-3/4: these platform orders re-read and imported now."""
     ids = list(dict.fromkeys(str(i) for i in external_ids))
-    run = run_store_job(store_id, run_id, RunKind.MANUAL, functools.partial(_update, ids=ids),
-                        wait=MANUAL_LOCK_WAIT)
-    return run.id if run else None
+    return run_store_job(store_id, run_id, RunKind.MANUAL, functools.partial(_update, ids=ids),
+                         wait=MANUAL_LOCK_WAIT)
 
 
 @in_app_context
@@ -89,12 +86,17 @@ def _initial(ctx: Context) -> None:
     db.session.commit()
     pages = platform.iter_orders(created_since=began - INITIAL_WINDOW, resume_from=store.checkpoint)
     for page in pages:
-        import_orders(store, run, page.orders, initial=True)
-        store.checkpoint = page.checkpoint  # in the page's commit: a restart resumes after it
-        if page.checkpoint is None:  # the last page: a restart now must not start over
-            store.import_state, store.synced_until = ImportState.DONE, began
-        ctx.commit()
+        ctx.write(functools.partial(_initial_page, ctx, page, began))
     store.import_state, store.checkpoint, store.synced_until = ImportState.DONE, None, began
+
+
+def _initial_page(ctx: Context, page, began: datetime) -> None:
+    """One page of the initial import, with its checkpoint; ``ctx.write`` may run it again."""
+    store = ctx.store
+    import_orders(store, ctx.run, page.orders, initial=True)
+    store.checkpoint = page.checkpoint  # in the page's commit: a restart resumes after it
+    if page.checkpoint is None:  # the last page: a restart now must not start over
+        store.import_state, store.synced_until = ImportState.DONE, began
 
 
 def _count(platform, since: datetime) -> int | None:
@@ -127,9 +129,9 @@ def _sync(ctx: Context) -> None:
     open_ids = [] if tracks_updates else _open_order_ids(store.id)  # before new ones arrive
     pages = platform.iter_orders(updated_since=since) if tracks_updates else platform.iter_orders(created_since=since)
     for page in pages:
-        import_orders(store, run, page.orders)
-        ctx.commit()
+        ctx.write(functools.partial(import_orders, store, run, page.orders))
     _reread(ctx, open_ids)
+    _retry_failed(ctx)  # R-REL-5: after the pages, which may have brought some of them already
     store.synced_until = run.started_at
 
 
@@ -146,8 +148,23 @@ def _open_order_ids(store_id: int) -> list[str]:
 def _reread(ctx: Context, external_ids: Sequence[str]) -> None:
     platform = platform_for(ctx.store)
     for batch in _batches(external_ids):
-        import_orders(ctx.store, ctx.run, platform.fetch_orders(batch))
-        ctx.commit()
+        orders = platform.fetch_orders(batch)
+        ctx.write(functools.partial(import_orders, ctx.store, ctx.run, orders))
+
+
+def _retry_failed(ctx: Context) -> None:
+    """R-REL-5: orders that failed before are re-read by id and imported again, changed on
+    the shop or not; one the shop no longer has is dropped from the list with a log line."""
+    platform = platform_for(ctx.store)
+    for batch in _batches(FailedOrder.ids_of(ctx.store.id)):
+        found = platform.fetch_orders(batch)
+        gone = set(batch) - {order.external_id for order in found}
+        ctx.write(functools.partial(_retry_page, ctx, found, gone))
+
+
+def _retry_page(ctx: Context, found: Sequence[RemoteOrder], gone: set[str]) -> None:
+    import_orders(ctx.store, ctx.run, found)
+    FailedOrder.gone_from_shop(ctx.store, ctx.run.id, gone)
 
 
 def _batches(items: Sequence[str]) -> Iterator[Sequence[str]]:

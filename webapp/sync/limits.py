@@ -4,7 +4,8 @@
 The store lock is a redis-py ``Lock`` (``SET NX PX`` with a random token, released and
 extended only by its owner). It expires after ``LOCK_SECONDS`` unless a keeper thread of
 the holding process extends it, so a worker killed with SIGKILL holds it at most that
-long; a job that finds the lock taken returns at once and the next tick tries again.
+long; a job that finds the lock taken returns at once and the next tick tries again. A run
+still RUNNING whose lock is free is dead: ``schedule.resume_dead_runs`` resumes it (R-REL-3).
 """
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 
 from webapp.extensions import redis_client
 
 log = logging.getLogger(__name__)
 
-LOCK_SECONDS = 60
-"""How long a dead holder blocks its store; the keeper extends a live one every third of it."""
+LOCK_SECONDS = 15
+"""How long a dead holder blocks its store (R-REL-3: noticed within a minute, with the
+dead-run tick); the keeper extends a live one every third of it, so a live run keeps it
+through a Redis outage of up to two thirds of it."""
 MANUAL_UPDATE_SECONDS = 600  # R-ORD-3/R-ORD-4: once every 10 minutes
 
 
@@ -46,10 +49,17 @@ class StoreLock:
             except LockError:
                 self._lost.set()
                 return
+            except RedisError as error:  # Redis restarting: try again at the next beat
+                log.warning("store lock %s: not extended (%s); trying again", self._lock.name, error)
 
     def check(self) -> None:
         """Raise LockLost if another run may have taken the store: commit nothing then."""
-        if self._lost.is_set() or not self._lock.owned():
+        try:
+            owned = not self._lost.is_set() and self._lock.owned()
+        except RedisError as error:
+            raise LockLost(f"Redis could not be reached ({error}) to confirm that this run still holds "
+                           "the store's sync lock, so it stopped; the next run goes on from there.") from error
+        if not owned:
             raise LockLost("The store's sync lock expired during the run; another run may "
                            "have started. This run stopped; the next tick goes on.")
 
@@ -58,8 +68,8 @@ class StoreLock:
         self._keeper.join(timeout=5)
         try:
             self._lock.release()
-        except LockError:
-            pass  # expired already: nothing of ours to release
+        except (LockError, RedisError):
+            pass  # expired already (or Redis is away, and it expires by itself)
 
 
 def lock_key(store_id: int) -> str:

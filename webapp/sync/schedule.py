@@ -2,7 +2,12 @@
 
 Every periodic job is listed in ``register``: the heartbeat that lets the operator see that
 the worker and the scheduler are alive (`/healthz`), and ``enqueue_due_stores``, which every
-minute starts the initial imports still to do (R-CON-6) and the 5-minute syncs (R-IMP-3).
+minute starts the initial imports still to do (R-CON-6) and the 5-minute syncs (R-IMP-3),
+and ``resume_dead_runs``, which every DEAD_RUN_TICK seconds resumes a run whose worker died
+(R-REL-3): a run RUNNING whose store lock is free has no live holder, since a run takes the
+lock before it turns RUNNING and turns SUCCEEDED or FAILED before it lets go. With the
+lock's LOCK_SECONDS, such a run is noticed and resumed, as the same run from its
+checkpoint, well within a minute.
 The sync jobs have fixed ids (``enqueue``), and a tick that waited longer than a tick's
 interval in the queue is dropped (``ttl``), so nothing piles up behind a busy worker.
 """
@@ -15,14 +20,16 @@ from rq.cron import CronScheduler
 from sqlalchemy import select
 
 from webapp.extensions import db, redis_client
-from webapp.models import ImportState, RunKind, Store, SyncRun
+from webapp.models import ImportState, RunKind, RunState, Store, SyncRun
 from webapp.models.types import utcnow
+from webapp.sync.limits import store_locked
 from webapp.sync.runner import in_app_context
 
 HEARTBEAT_KEY = "orderdock:heartbeat"
 HEARTBEAT_EVERY = 60  # seconds
 TICK_EVERY = 60  # seconds between looks for due stores
 SYNC_EVERY = timedelta(minutes=5)  # R-IMP-3
+DEAD_RUN_TICK = 20  # seconds between looks for dead runs: + LOCK_SECONDS (15) < a minute
 
 
 def heartbeat() -> float:
@@ -44,6 +51,23 @@ def enqueue_due_stores() -> list[int]:
         start = enqueue_sync if store.import_state == ImportState.DONE else enqueue_initial_import
         runs.append(start(store).id)
     return runs
+
+
+@in_app_context
+def resume_dead_runs() -> list[int]:
+    """R-REL-3: the runs left RUNNING by a worker that died, enqueued again; their ids."""
+    from webapp.sync.enqueue import resume_dead_run  # imports the jobs
+
+    running = db.session.execute(select(SyncRun.id, SyncRun.store_id).where(SyncRun.state == RunState.RUNNING)).all()
+    resumed = []
+    for run_id, store_id in running:
+        if store_locked(store_id):
+            continue  # alive (or dead less than LOCK_SECONDS ago: the next tick sees it)
+        # Read again after the lock: a run that ended meanwhile is not RUNNING any more.
+        run = db.session.get(SyncRun, run_id, populate_existing=True)
+        if run.state == RunState.RUNNING:
+            resumed.append(resume_dead_run(run).id)
+    return resumed
 
 
 def _active_stores() -> list[Store]:
@@ -68,3 +92,5 @@ def register(scheduler: CronScheduler) -> None:
     scheduler.register(heartbeat, queue_name="default", interval=HEARTBEAT_EVERY)
     scheduler.register(enqueue_due_stores, queue_name="default", interval=TICK_EVERY,
                        ttl=TICK_EVERY, result_ttl=TICK_EVERY * 5)
+    scheduler.register(resume_dead_runs, queue_name="default", interval=DEAD_RUN_TICK,
+                       ttl=DEAD_RUN_TICK, result_ttl=DEAD_RUN_TICK * 5)

@@ -13,6 +13,8 @@ from webapp.htmx import is_htmx, render_page_or_partial
 from webapp.models import Client, FeedKind, Order, OrderType, Product, Status, Store
 from webapp.models.orders import OrderLocked
 from webapp.sync import status_push
+from webapp.sync.delivery import last_delivery_cost
+from webapp.templating import money
 from webapp.views.clients import client_match, find_or_create_client
 from webapp.views.notifications import mark_read
 
@@ -135,7 +137,27 @@ def _order_context(order: Order, **forms) -> dict:
     item_form.product_id.choices = _product_choices()
     return {"order": order, "status_form": status_form, "item_form": item_form,
             "comment_form": forms.get("comment_form") or CommentForm(formdata=None),
-            "confirm_form": ConfirmForm()}
+            "confirm_form": ConfirmForm(), "shop_total_note": shop_total_note(order)}
+
+
+def shop_total_note(order: Order) -> str | None:
+    """Why the shop's own total differs from our amount (the sum of the items, R-ORD-6); None
+    when it does not (or the shop gave none). Delivery is named when a delivery comment says
+    its cost; it is only looked for in a higher total (Cartum's total leaves delivery out)."""
+    if order.platform_total is None or order.platform_total == order.amount:
+        return None
+    difference, currency = order.platform_total - order.amount, order.currency
+    more = "more" if difference > 0 else "less"
+    text = f"The shop counts {money(abs(difference), currency)} {more} than the sum of the items here."
+    if difference < 0:
+        return text + " It takes off a discount on the whole order (a coupon), not in the item prices here."
+    delivery = last_delivery_cost(order)
+    if not delivery:
+        return text + " It adds delivery, fees or taxes that are not items here."
+    if delivery == difference:
+        return text + f" That is the delivery cost, {money(delivery, currency)}."
+    return (text + f" Delivery costs {money(delivery, currency)}; the other "
+            f"{money(abs(difference - delivery), currency)} are fees, taxes or discounts as the shop counts them.")
 
 
 def _status_choices() -> list[tuple[int, str]]:

@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.forms.stores import IDENTIFY_LABELS, ConfirmForm, StoreForm, missing_credentials, store_form
 from webapp.htmx import STOP_POLLING, render_page_or_partial
-from webapp.models import ImportState, Location, Order, OrderType, RunKind, Store, SyncLogEntry, SyncRun
+from webapp.models import (
+    FailedOrder, ImportState, Location, Order, OrderType, RunKind, Store, SyncLogEntry, SyncRun,
+)
 from webapp.models.types import utcnow
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformError, normalize_store_url
@@ -132,8 +134,9 @@ def _draft(form: StoreForm, platform: str, store: Store | None = None) -> Draft 
         field = next(f for f in form.credential_fields() if f.label.text == label)
         field.errors.append(f"Enter the {label.lower()}; it is needed to connect to {PLATFORMS[platform].title}.")
     url = _normalized_url(form)
-    if url and _connected_elsewhere(platform, url, store):
-        form.url.errors.append("This shop is connected already (see the stores list); edit that store instead.")
+    refusal = store_setup.shop_refusal(platform, url, store) if url else None
+    if refusal is not None:
+        form.url.errors.append(refusal)
     if form.managers.data == "selected" and not form.manager_ids.data:
         form.manager_ids.errors.append("Tick at least one manager, or choose All.")
     if form.errors or any(f.errors for f in form):
@@ -161,13 +164,6 @@ def _normalized_url(form: StoreForm) -> str | None:
     except ValueError as error:
         form.url.errors.append(str(error))
         return None
-
-
-def _connected_elsewhere(platform: str, url: str, store: Store | None) -> bool:
-    query = select(Store.id).where(Store.platform == platform, Store.url == url, Store.deleted_at.is_(None))
-    if store is not None:
-        query = query.where(Store.id != store.id)
-    return db.session.scalar(query) is not None
 
 
 def _checked(form: StoreForm, draft: Draft) -> bool:
@@ -200,7 +196,8 @@ def mapping(token: str):
         return _save(draft, chosen, token)
     context = {"draft": draft, "remote": remote, "rules": rules, "chosen": chosen, "errors": errors,
                "statuses": store_setup.our_statuses(), "store": store, "platform": PLATFORMS[draft.platform],
-               "form": ConfirmForm(), "token": token}
+               "form": ConfirmForm(), "token": token,
+               "reconnect": None if store else store_setup.reconnect_note(draft.platform, draft.url)}
     return render_template("stores/mapping.html", **context), (422 if errors else 200)
 
 
@@ -217,7 +214,13 @@ def _mapping_from_request(remote, store: Store | None) -> tuple[dict[str, int], 
 
 
 def _save(draft: Draft, mapping: dict[str, int], token: str):
-    store = store_setup.save(draft, mapping)
+    try:
+        store = store_setup.save(draft, mapping)
+    except store_setup.ShopTaken as error:  # the address was taken since Next: step 1 again
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("stores.edit", store_id=draft.store_id) if draft.store_id
+                        else url_for("stores.new", platform=draft.platform))
     db.session.commit()
     store_setup.drop_draft(token, current_user.id)
     if store.import_state != ImportState.DONE and store.enabled:
@@ -241,7 +244,8 @@ def detail(store_id: int):
                               .order_by(SyncRun.id.desc()).limit(5)).all()
     orders = db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store.id))
     return render_template("stores/detail.html", store=store, runs=runs, orders=orders, identify=IDENTIFY_LABELS,
-                           panel=progress.panel(store), platform=PLATFORMS[store.platform], form=ConfirmForm())
+                           panel=progress.panel(store), platform=PLATFORMS[store.platform], form=ConfirmForm(),
+                           failed=FailedOrder.count_of(store.id))
 
 
 @bp.get("/<int:store_id>/progress")

@@ -299,3 +299,14 @@ def test_R_CON_3_rules_state_every_cartum_difference():
     assert (login.name, login.secret, password.name, password.secret) == ("login", False, "password", True)
     assert "Administrators" in login.help and "not the e-mail" in login.help
     assert (CartumPlatform.name, CartumPlatform.title, CartumPlatform.RULES) == ("cartum", "Cartum", RULES)
+
+
+# --- the shop's own total (R-REL-4: shown beside ours when they differ) ---------------------
+
+
+def test_R_REL_4_the_shops_total_is_total_sum_without_delivery():
+    """The fact sheet's example: lines 2 x 600 = total_sum 1200; delivery (80) is not in it and
+    total_default (1500) is before order-level discounts."""
+    assert mapping.order(sample()).platform_total == Decimal("1200")
+    assert mapping.order(sample(total_sum="1150.50")).platform_total == Decimal("1150.50")
+    assert mapping.order(sample(total_sum=None)).platform_total is None

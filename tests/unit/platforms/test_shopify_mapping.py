@@ -337,3 +337,27 @@ def test_urls_and_rules(adapter):
     assert [f.secret for f in RULES.credential_fields] == [True, False, True]
     assert {s.id for s in adapter.statuses()} == {s.id for s in mapping.STATUSES}
     assert "shpat_x" not in repr(adapter)
+
+
+# --- the shop's own total (R-REL-4: shown beside ours when they differ) ---------------------
+
+SHOP_TOTALS = {  # read by hand: current_total_price where the sample has it, else total_price
+    "js2404_order_test_1_get_2024_04_orders_json_status_any.json": Decimal("199.65"),
+    "js2404_order_test_8_get_2024_04_orders_450789469_json.json": Decimal("199.65"),
+    "python_api_order.json": Decimal("409.94"),
+    "python_api_orders.json": Decimal("598.94"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHOP_TOTALS))
+def test_R_REL_4_the_shops_total_is_current_total_price_else_total_price(name):
+    order = mapping.order_from_json(load(name))
+    assert order.platform_total == SHOP_TOTALS[name]
+
+
+def test_R_REL_4_an_order_without_totals_has_no_shops_total():
+    raw = copy.deepcopy(load("python_api_order.json"))
+    raw.pop("total_price")
+    assert mapping.order_from_json(raw).platform_total is None
+    raw["current_total_price"] = "12.50"
+    assert mapping.order_from_json(raw).platform_total == Decimal("12.50")

@@ -253,3 +253,19 @@ def test_rules_state_woocommerces_differences():
     assert [f.name for f in RULES.credential_fields] == ["consumer_key", "consumer_secret"]
     assert [f.secret for f in RULES.credential_fields] == [False, True]
     assert (WooCommercePlatform.name, WooCommercePlatform.title) == ("woocommerce", "WooCommerce")
+
+
+# --- the shop's own total (R-REL-4: shown beside ours when they differ) ---------------------
+
+
+def test_R_REL_4_the_shops_total_is_the_orders_total_with_shipping_and_tax():
+    totals = {raw["id"]: mapping.map_order(raw).platform_total for raw in sample_orders()}
+    assert totals == {727: Decimal("29.35"), 723: Decimal("39.00")}
+    # 727: items 18.00 + shipping 10.00 + tax 1.35, so it differs from ours (R-ORD-6)
+    assert mapping.map_order(fixture("docs_orders_01_retrieve_an_order.json")).total == Decimal("18.00")
+
+
+def test_R_REL_4_an_order_without_a_total_has_no_shops_total():
+    raw = fixture("docs_orders_01_retrieve_an_order.json")
+    raw.pop("total")
+    assert mapping.map_order(raw).platform_total is None

@@ -33,7 +33,10 @@ with the number of *open* orders, not with the size of the shop's history; a lar
 
 Paging: ``limit``/``offset`` over a window whose upper bound (``to``) is fixed when the
 run starts, so orders placed during a long import do not shift the pages; they are the
-next run's. The checkpoint string holds the window and the offset reached.
+next run's. The checkpoint string holds the window and the offset reached. Every page passes
+``paging.PageGuard``: a page served again (a cache, or a shop ignoring ``offset``) is asked
+for again and then stops the run; a page shifted by one (an order inserted before the offset
+during the run) is offset paging's normal overlap, accepted (R-REL-2).
 """
 from __future__ import annotations
 
@@ -50,6 +53,7 @@ from webapp.platforms.base import (
 )
 from webapp.platforms.cartum import mapping
 from webapp.platforms.cartum.client import CartumClient, Envelope, FunctionUnavailable
+from webapp.platforms.paging import PageGuard
 
 if TYPE_CHECKING:
     from webapp.platforms.http import PlatformHttp
@@ -162,19 +166,17 @@ class CartumPlatform(Platform):
         """
         cursor = _Cursor.load(resume_from) if resume_from else self._first_cursor(
             min((t for t in (created_since, updated_since) if t is not None), default=None))
-        previous_first = None
+        guard = PageGuard("orders", id_field="order_id", api=f"{origin(self.url)}/api/",
+                          overlap_expected=True, settings=self.http.settings)
         for _ in range(MAX_PAGES):
-            raw = self._orders(cursor.query(self.page_size))
-            first = clean_text(raw[0].get("order_id")) if raw else None
-            if first is not None and first == previous_first:
-                raise BadPayload("The shop sent the same page of orders twice (it ignores "
-                                 "'offset'); the import stopped so that nothing is missed.")
+            query = cursor.query(self.page_size)
+            raw = guard.read(lambda: self._orders(query), lambda page: page)
             # A page longer than asked means the shop ignored 'limit' and sent everything.
             following = cursor.after(len(raw)) if len(raw) == self.page_size else None
             yield OrdersPage(self._map(raw, since=cursor.since), following.dump() if following else None)
             if following is None:
                 return
-            cursor, previous_first = following, first
+            cursor = following
         raise PlatformError(f"The shop kept sending full pages after {MAX_PAGES} pages; the import "
                             "stopped to be safe. Contact support.")
 

@@ -16,6 +16,8 @@ The decisions made here, each with its reason:
 * R-DEL-3: ``is_own_delivery`` says whether the method is the shop's own (see its docstring).
 * R-PRD-3: a line's ``article`` is ``RemoteItem.sku`` (RULES puts it in *Item number*);
   Cartum order lines carry no product id, so ``product_id`` is "".
+* The shop's own total is ``total_sum``: the lines after order-level discounts, **without
+  delivery** (fact sheet A.3); ``total_default`` is before those discounts.
 * R-PRD-8: names, descriptions and the category come from ``catalog/export`` in the
   store's language when the adapter looked the article up; otherwise the line's own
   ``title`` (the language the buyer ordered in) is the name.
@@ -344,7 +346,7 @@ def order(raw: Mapping[str, Any], *, zone: str = DEFAULT_TIMEZONE, language: str
         external_id=number, number=number, created_at=created, updated_at=created,
         status_id=clean_text(raw.get("stat_status")), currency=clean_text(raw.get("currency")),
         buyer=buyer(raw), items=items(raw, catalog, language), delivery=delivery(raw, language),
-        raw=dict(raw))
+        platform_total=money_or_none(raw.get("total_sum")), raw=dict(raw))
 
 
 def statuses(response: Any, language: str = "") -> list[RemoteStatus]:

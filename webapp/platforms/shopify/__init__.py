@@ -104,7 +104,7 @@ class ShopifyPlatform(Platform):
             self.request, self.origin, self._auth(),
             api_version=checked_version(self.options.get("api_version")),
             pause=lambda seconds: self.http.budget.pause(self.budget_key, seconds),
-            page_size=_page_size(self.options.get("page_size")))
+            page_size=_page_size(self.options.get("page_size")), settings=self.http.settings)
         self._products: dict[str, mapping.ProductInfo | None] = {}
         self._products_denied = False
 

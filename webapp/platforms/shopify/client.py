@@ -16,7 +16,9 @@ this module adds what is Shopify's own (shopify.md A2-A4, A7):
 * ``X-Shopify-Shop-Api-Call-Limit: used/size``: when the leaky bucket is nearly full the
   shop's shared budget is paused until it has drained below the mark; a 429 is handled by
   ``PlatformHttp`` (Retry-After, then ``RateLimited``);
-* error bodies ``{"errors": "..."}`` / ``{"errors": {"field": [...]}}`` become typed errors.
+* error bodies ``{"errors": "..."}`` / ``{"errors": {"field": [...]}}`` become typed errors;
+* every page passes ``paging.PageGuard``: a page served again for the next link (a cache in
+  front of the shop) is asked for again and then stops the run (R-REL-2).
 
 The token is sent in a header only; nothing here logs headers, queries or bodies.
 """
@@ -36,7 +38,8 @@ import requests
 from webapp.platforms.base import (
     ApiNotAvailable, AuthFailed, BadPayload, NotFound, PlatformError, clean_text,
 )
-from webapp.platforms.http import read_json
+from webapp.platforms.http import HttpSettings, read_json
+from webapp.platforms.paging import PageGuard
 
 log = logging.getLogger(__name__)
 
@@ -239,13 +242,15 @@ class ShopifyClient:
 
     ``send`` is ``Platform.request`` (shared budget); ``pause(seconds)`` holds off every
     process's requests to this shop (``RequestBudget.pause``); ``auth`` is a
-    ``StaticToken`` or ``ClientCredentials``.
+    ``StaticToken`` or ``ClientCredentials``; ``settings`` bound asking again for a page
+    served twice (``PageGuard``).
     """
 
     def __init__(self, send: Send, origin: str, auth: StaticToken | ClientCredentials, *,
                  api_version: str = API_VERSION, pause: Callable[[float], None] | None = None,
-                 page_size: int = MAX_LIMIT) -> None:
+                 page_size: int = MAX_LIMIT, settings: HttpSettings | None = None) -> None:
         self._send = send
+        self._settings = settings
         self._auth = auth
         self._pause = pause
         self.base = f"{origin}/admin/api/{checked_version(api_version)}"
@@ -266,11 +271,9 @@ class ShopifyClient:
         query: dict[str, Any] = ({"page_info": page_info, "limit": self.page_size} if page_info
                                  else {**(params or {}), "limit": self.page_size})
         seen: set[str] = set()
+        guard = PageGuard(resource, api=f"{self.base}/", settings=self._settings)
         for _ in range(MAX_PAGES):
-            response = self._get(resource, query)
-            items = _object(response).get(key)
-            if not isinstance(items, list):
-                raise BadPayload(f"Shopify's answer for {resource} has no {key!r} list.")
+            response, items = guard.read(lambda: self._page(resource, key, query), lambda page: page[1])
             query = link_params(response.headers.get("Link")).get("next") or {}
             cursor = query.get("page_info") or None
             if cursor in seen:
@@ -280,6 +283,13 @@ class ShopifyClient:
                 return
             seen.add(cursor)
         raise PlatformError(f"Stopped after {MAX_PAGES} pages of Shopify {resource}.")
+
+    def _page(self, resource: str, key: str, query: Mapping[str, Any]) -> tuple[requests.Response, list[Any]]:
+        response = self._get(resource, query)
+        items = _object(response).get(key)
+        if not isinstance(items, list):
+            raise BadPayload(f"Shopify's answer for {resource} has no {key!r} list.")
+        return response, items
 
     def _get(self, resource: str, params: Mapping[str, Any] | None) -> requests.Response:
         url = f"{self.base}/{resource}.json"

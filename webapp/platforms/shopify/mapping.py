@@ -17,7 +17,7 @@ from typing import Any
 
 from webapp.platforms.base import (
     ZERO, RemoteBuyer, RemoteDelivery, RemoteItem, RemoteOrder, RemoteStatus, clean_text,
-    html_to_text, money, parse_platform_time,
+    html_to_text, money, money_or_none, parse_platform_time,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -178,8 +178,13 @@ def quantity_now(line: Mapping[str, Any]) -> Decimal:
     are removed or refunded; old payloads have no ``current_quantity``. A line removed
     entirely stays, with quantity 0, so that ``sync/`` can see the removal.
     """
-    current = line.get("current_quantity")
-    return money(line.get("quantity") if current is None or current == "" else current)
+    return money(current_value(line, "quantity"))
+
+
+def current_value(record: Mapping[str, Any], key: str) -> Any:
+    """``current_<key>`` (after edits and refunds) when the payload has it, else ``key``."""
+    current = record.get(f"current_{key}")
+    return record.get(key) if current is None or current == "" else current
 
 
 def item_from_json(line: Mapping[str, Any],
@@ -229,6 +234,13 @@ def order_from_json(order: Mapping[str, Any],
         items=tuple(item_from_json(line, products) for line in order.get("line_items") or ()
                     if isinstance(line, Mapping)),
         delivery=delivery_from_json(order),
+        platform_total=total_now(order),
         raw=order,
     )
+
+
+def total_now(order: Mapping[str, Any]) -> Decimal | None:
+    """The shop's own total (shipping, taxes, discounts in): ``current_total_price`` after
+    order edits and refunds, as ``quantity_now`` reads the lines; else ``total_price``."""
+    return money_or_none(current_value(order, "total_price"))
 

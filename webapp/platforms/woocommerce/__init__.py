@@ -16,7 +16,9 @@ earlier, ``dates_are_gmt=true``) rather than ``page=N`` of one query: an order c
 the run moves to the end of a ``modified`` ordering, and page numbers would then skip one.
 Orders sharing the boundary second are recognised by id and not returned twice; when a whole
 page shares one second, the next page of the same query is read instead. The checkpoint is
-this cursor as JSON. An ``updated_since`` run makes a second pass over ``status=trash``:
+this cursor as JSON. Every page passes ``paging.PageGuard`` first: a cache serving a page
+again would otherwise look like "a whole page in one second" and move the cursor past orders
+never read (R-REL-2); the boundary second's ids are the guard's ``expected`` re-serves. An ``updated_since`` run makes a second pass over ``status=trash``:
 WooCommerce's default ``status=any`` leaves trashed orders out, and a trashed order is a
 status change the back office should see.
 """
@@ -32,8 +34,9 @@ from webapp.platforms.base import (
     ApiNotAvailable, AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform,
     PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time, unwrap_orders,
 )
+from webapp.platforms.paging import PageGuard
 from webapp.platforms.woocommerce import mapping
-from webapp.platforms.woocommerce.client import PER_PAGE, WooClient
+from webapp.platforms.woocommerce.client import API_PATH, PER_PAGE, WooClient
 
 MAX_PAGES = 100_000  # ten million orders: a bound on every paging loop, never reached in practice
 
@@ -189,10 +192,11 @@ class WooCommercePlatform(Platform):
             by="modified" if updated_since else "date",
             created_since=mapping.gmt_text(created_since) if created_since else None,
             updated_since=mapping.gmt_text(updated_since) if updated_since else None)
+        guard = self._guard("orders")
         for _ in range(MAX_PAGES):
             if cursor is None:
                 return
-            rows, cursor = self._read_page(cursor)
+            rows, cursor = self._read_page(cursor, guard)
             yield OrdersPage(self._map(rows), cursor.dump() if cursor else None)
         raise BadPayload("WooCommerce kept returning pages beyond any plausible shop size.")
 
@@ -201,9 +205,16 @@ class WooCommercePlatform(Platform):
         first = _Cursor(by="date", created_since=mapping.gmt_text(created_since), updated_since=None)
         return self.client.get_list("orders", {**first.params(), "per_page": 1}).total
 
-    def _read_page(self, cursor: _Cursor) -> tuple[list[dict[str, Any]], _Cursor | None]:
+    def _guard(self, what: str) -> PageGuard:
+        return PageGuard(what, api=f"{self.url}{API_PATH}/", settings=self.http.settings)
+
+    def _read_page(self, cursor: _Cursor, guard: PageGuard) -> tuple[list[dict[str, Any]], _Cursor | None]:
         """This page's new orders, and the cursor of the next page (None after the last)."""
-        answer = self.client.get_list("orders", cursor.params())
+        # A fresh query (page 1) serves the boundary second's seen ids again by design; the
+        # same query's next page (a whole page in one second) never does.
+        expected = {str(i) for i in cursor.seen} if cursor.page == 1 else set()
+        answer = guard.read(lambda: self.client.get_list("orders", cursor.params()),
+                            lambda page: page.data, expected)
         rows = [row for row in answer.data if isinstance(row, dict)]
         times = [self._row_time(row, cursor) for row in rows]
         fresh = [row for row, moment in zip(rows, times)
@@ -293,8 +304,11 @@ class WooCommercePlatform(Platform):
     def _category_paths(self) -> dict[int, tuple[str, ...]]:
         if self._paths is None:
             categories: list[dict[str, Any]] = []
+            guard = self._guard("product categories")
             for page in range(1, MAX_PAGES):
-                answer = self.client.get_list("products/categories", {"per_page": PER_PAGE, "page": page})
+                query = {"per_page": PER_PAGE, "page": page}
+                answer = guard.read(lambda: self.client.get_list("products/categories", query),
+                                    lambda found: found.data)
                 categories += [c for c in answer.data if isinstance(c, dict)]
                 last = answer.total_pages is not None and page >= answer.total_pages
                 if len(answer.data) < PER_PAGE or last:

@@ -29,7 +29,7 @@ from typing import Any
 
 from webapp.platforms.base import (
     RemoteBuyer, RemoteItem, RemoteOrder, RemoteStatus, clean_text, html_to_text, money,
-    parse_platform_time,
+    money_or_none, parse_platform_time,
 )
 
 # wc_get_order_statuses() without the "wc-" prefix, in WooCommerce's order (B4).
@@ -230,6 +230,7 @@ def map_order(order: Mapping[str, Any], products: Mapping[int, Mapping[str, Any]
         buyer=map_buyer(order),
         items=tuple(map_item(line, products, paths) for line in order.get("line_items") or ()),
         delivery=None,
+        platform_total=money_or_none(order.get("total")),  # shipping, fees, taxes, discounts in
         raw=order,
     )
 
