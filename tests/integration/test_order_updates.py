@@ -58,6 +58,26 @@ def test_R_ORD_4_update_button_syncs_the_order_and_refuses_a_second_press(client
                          again.get_data(as_text=True))
 
 
+def test_R_REL_4_update_button_on_a_written_off_order_says_the_changes_were_not_applied(client, office, redis):
+    """After write-off the button still reads the order, but it must not say "Updated": the
+    shop's change was recorded, not applied (R-IMP-4)."""
+    with serving("woocommerce", orders=40) as sim:
+        order = open_order(imported("woocommerce", sim))
+        order_id, external_id = order.id, order.external_id
+        order.write_off(None)
+        db.session.commit()
+        change_quantity("woocommerce", sim, external_id, 6)
+        sign_in(client, "trusted")
+        token = csrf_token(client, f"/orders/{order_id}")
+        pressed = client.post(f"/orders/{order_id}/update", data={"csrf_token": token}, headers=HX)
+        poll = re.search(r'hx-get="(/orders/\d+/update/\d+)"', pressed.get_data(as_text=True)).group(1)
+        run_jobs()
+        html = client.get(poll, headers=HX).get_data(as_text=True)
+        assert "Updated from the shop just now" not in html
+        assert "its changes were not applied because the order is written off" in html
+        assert Decimal(6) not in [item.quantity for item in fresh(Order, order_id).items]
+
+
 def test_R_ORD_3_bulk_update_reports_queued_and_waiting_orders(client, office, redis):
     local = factories.order(office.main, office.repair, factories.client()).id
     with serving("cartum", orders=60) as sim:

@@ -10,7 +10,7 @@ prices, items added or removed, the amount, the client, the shop's own total) is
 "Changed on <platform>: Charger quantity 1 → 3; Cable removed; …". Every such entry names its
 sync run. Creating an order adds no line per item. After write-off a difference is not
 applied but reported once per distinct difference: "Changed on <platform>, not applied: the
-order is written off — …", with one sync-log line (level SKIPPED: nothing was applied).
+order is written off — …", with one sync-log line (level NOT_APPLIED, shown as "Not applied").
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_R_REL_4_a_quantity_change_after_write_off_is_on_record_once_and_not_app
     assert f"{name} quantity {qty(before)} → {qty(before + 3)}" in reported.text
     assert reported.run_id == first.id and reported.author_id is None
     [line] = lines
-    assert (line.level, line.run_id, line.external_id) == (LogLevel.SKIPPED, first.id, remote.external_id)
+    assert (line.level, line.run_id, line.external_id) == (LogLevel.NOT_APPLIED, first.id, remote.external_id)
     assert f"{name} quantity {qty(before)} → {qty(before + 3)}" in line.reason and "by hand" in line.reason
     assert second.updated == 0 and second.unchanged == 1
     newest = shop_entries(order)[-1]

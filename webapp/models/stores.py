@@ -160,6 +160,7 @@ class SyncRun(db.Model):
 
 class LogLevel(StrEnum):
     SKIPPED = "skipped"   # a rule says this order is not imported (currency, no contact, ...)
+    NOT_APPLIED = "not applied"  # the shop changed an order that is written off here (R-REL-4)
     FAILED = "failed"     # this order could not be imported; the next run tries again
     ERROR = "error"       # the whole run failed (401, shop unreachable, ...)
 

@@ -500,7 +500,7 @@ def _report_frozen(page: _Page, order: Order, remote: RemoteOrder) -> bool:
         text = not_applied_text(page.title, changes)
         if text != last:
             order.note(FeedKind.SYSTEM, text, run_id=page.run.id)
-            page.log(LogLevel.SKIPPED, remote, not_applied_reason(remote, order, page.title, changes))
+            page.log(LogLevel.NOT_APPLIED, remote, not_applied_reason(remote, order, page.title, changes))
     elif last is not None and last != matching_again_text(page.title):
         order.note(FeedKind.SYSTEM, matching_again_text(page.title), run_id=page.run.id)
     return bool(changes)

@@ -13,7 +13,7 @@ from webapp.access import limit_to_my_locations, may_change, order_or_404
 from webapp.extensions import db
 from webapp.forms.orders import ConfirmForm
 from webapp.htmx import STOP_POLLING, is_htmx
-from webapp.models import Order, RunState, Store, SyncRun
+from webapp.models import LogLevel, Order, RunState, Store, SyncLogEntry, SyncRun
 from webapp.sync.enqueue import enqueue_order_sync
 from webapp.sync.limits import manual_update_allowed
 from webapp.views.orders import _order_context, bp, render_page_or_partial
@@ -24,6 +24,19 @@ MAX_BULK = 500
 def wait_text(seconds: int) -> str:
     minutes, rest = divmod(max(1, seconds), 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _outcome(order: Order, run: SyncRun) -> str:
+    """What the finished update did to this order, in a line (R-REL-4: never "updated" when the
+    shop's changes were not applied)."""
+    if run.state != RunState.SUCCEEDED:
+        return f"The update did not finish: {run.error}"
+    not_applied = db.session.scalar(select(SyncLogEntry.id).filter_by(
+        run_id=run.id, external_id=order.external_id, level=LogLevel.NOT_APPLIED).limit(1))
+    if not_applied is not None:
+        return ("Read from the shop just now; its changes were not applied because the order is "
+                "written off. The feed below says what changed.")
+    return "Updated from the shop just now."
 
 
 def _imported_order(order_id: int) -> Order:
@@ -55,8 +68,7 @@ def update_progress(order_id: int, run_id: int):
     if run.state in (RunState.QUEUED, RunState.RUNNING):
         return _show(order, run=run, message="Updating from the shop…")
     db.session.refresh(order)
-    message = "Updated from the shop just now." if run.state == RunState.SUCCEEDED else \
-        f"The update did not finish: {run.error}"
+    message = _outcome(order, run)
     response = render_page_or_partial("orders/detail.html", "orders/partials/order.html",
                                       **_order_context(order), update_message=message)
     response.status_code = STOP_POLLING
