@@ -7,7 +7,8 @@ to it in a fresh SQLite database, then
   3. a sync after K new orders and K quantity changes on the shop.
 Prints wall time, orders per second, and the API requests the shop received. The per-shop
 request budget (2/s for Cartum and WooCommerce) is lifted with --unthrottled, to measure our
-own cost rather than the politeness we owe a real shop. Loopback only.
+own cost rather than the politeness we owe a real shop. Loopback only, and a redis-server of
+its own (never the one at REDIS_URL or on 6379: the bench flushes its Redis).
 
     .venv/bin/python bench/import_sync.py [--orders 1500] [--changes 10] [--unthrottled]
 """
@@ -31,13 +32,13 @@ from werkzeug.serving import make_server  # noqa: E402
 
 import simulators  # noqa: E402
 from simulators import woocommerce as woo_sim  # noqa: E402
-from ensure_redis import ensure_redis  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db, redis_client  # noqa: E402
 from webapp.models import Order, SyncRun  # noqa: E402
 from webapp.platforms import PLATFORMS  # noqa: E402
 from webapp.stores_cli import StoreSpec, connect  # noqa: E402
 from webapp.sync import jobs  # noqa: E402
+from tests.support.redis_server import PrivateRedis  # noqa: E402
 
 CREDENTIALS = {"cartum": {"login": "manager", "password": "cartum-demo"}, "shopify": {"access_token": "shpat_simulator"},
                "woocommerce": {"consumer_key": woo_sim.CONSUMER_KEY,
@@ -135,8 +136,8 @@ def main() -> int:
         for adapter in PLATFORMS.values():
             adapter.RATE = "1000/second"
     with tempfile.TemporaryDirectory() as instance:
-        redis = ensure_redis(None, Path(instance), log=lambda line: None)
-        url = redis.url.rsplit("/", 1)[0] + "/9"  # a database of its own: the bench flushes it
+        redis = PrivateRedis(Path(instance) / "redis")
+        url = redis.url
         try:
             print(f"{args.orders} orders per shop over 90 days; budget "
                   f"{'lifted' if args.unthrottled else 'as in production'}; SQLite")
