@@ -1,6 +1,9 @@
 """Browser tests: the app served on a free loopback port from a file database, Debian's Chromium
 driven by pytest-playwright, and htmx loaded from its CDN URL with its SRI hash — the test browser
-answers that URL with the same file fetched once from the npm registry, so the hash is checked."""
+answers that URL with the same file fetched once from the npm registry, so the hash is checked.
+
+Every wait is on the page's state (``expect``) or on htmx's own events (the helpers ``follow``
+and ``swapped``), never on a fixed delay: the tests must hold on a busy machine."""
 from __future__ import annotations
 
 import base64
@@ -13,9 +16,12 @@ import sys
 import tarfile
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from tests.support.services import migrate_database
@@ -27,6 +33,26 @@ E2E = Path(__file__).resolve().parent
 ARTIFACTS = E2E / "artifacts"
 CACHE = E2E / ".cache"
 CHROMIUM = "/usr/bin/chromium"
+
+# Upper bounds, not pacing: on a loaded 2-core machine (an import running, other suites beside)
+# one page or swap can take several seconds, more than Playwright's 5 s default for `expect`.
+EXPECT_TIMEOUT_MS = 20_000
+ACTION_TIMEOUT_MS = 30_000
+NAVIGATION_TIMEOUT_MS = 60_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
+# Runs in every document before its own scripts: records when htmx has processed the page
+# (its `htmx:load` on <body>, fired after every trigger is attached: a change or an input
+# before that is lost) and the request path of every swap htmx settles.
+HTMX_WATCH = """
+window.__e2e = {ready: false, settled: []};
+document.addEventListener("htmx:load", (event) => {
+  if (event.target === document.body) window.__e2e.ready = true;
+});
+document.addEventListener("htmx:afterSettle", (event) => {
+  window.__e2e.settled.push(event.detail.pathInfo.finalRequestPath);
+});
+"""
 
 
 @pytest.fixture(scope="session")
@@ -91,9 +117,26 @@ def base_url(live_app):
 
 
 @pytest.fixture(autouse=True)
+def slow_browser(context):
+    """E2E_CPU_SLOWDOWN=N runs the pages' scripts N times slower (Chromium's CPU throttling), to
+    reproduce the busy machine the waits must hold on, without needing one."""
+    rate = float(os.environ.get("E2E_CPU_SLOWDOWN", "1"))
+    if rate > 1:
+        throttle = lambda page: context.new_cdp_session(page).send(  # noqa: E731
+            "Emulation.setCPUThrottlingRate", {"rate": rate})
+        context.on("page", throttle)
+        for page in context.pages:
+            throttle(page)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def offline_browser(context, htmx_file):
     """Nothing leaves loopback: every other URL is refused, the htmx CDN URL gets the npm file.
     The route registered last wins, so the catch-all goes first."""
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    context.add_init_script(HTMX_WATCH)
     context.route("**/*", lambda route: route.continue_() if _is_loopback(route.request.url) else route.abort())
     context.route(HTMX_URL, lambda route: route.fulfill(status=200, body=htmx_file,
                                                        headers={"Content-Type": "application/javascript",
@@ -138,10 +181,37 @@ def sign_in(page, base_url, demo_password):
         page.goto(f"{base_url}/login")
         page.get_by_label("Login").fill(login)
         page.get_by_label("Password").fill(password or demo_password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{base_url}/orders/")
-        page.wait_for_function("window.htmx !== undefined")
+        follow(page, page.get_by_role("button", name="Sign in"))
+        expect(page).to_have_url(f"{base_url}/orders/")
     return sign_in_as
+
+
+def follow(page, locator) -> None:
+    """Click what loads another page (a link, a plain form's button) and wait until htmx has
+    processed that new page: the old one is marked first, so it cannot pass for the new one."""
+    page.evaluate("() => { if (window.__e2e) window.__e2e.left = true; }")
+    locator.click()
+    _wait(page, "window.__e2e && window.__e2e.ready && !window.__e2e.left", None,
+          f"the page after clicking {locator} to load with htmx")
+
+
+@contextmanager
+def swapped(page, path: str):
+    """Wait, after the block, until htmx has settled a swap from a request whose path (with its
+    query, decoded: ``q=0151 2345``) contains ``path``. Counted from before the block, so a
+    quick swap is never missed, and an older swap from the same path never counts."""
+    seen = page.evaluate("window.__e2e.settled.length")
+    yield
+    _wait(page, "([seen, path]) => window.__e2e.settled.slice(seen)"
+                ".some((p) => decodeURIComponent(p).includes(path))",
+          [seen, path], f"htmx to swap in the answer to a request to {path!r}")
+
+
+def _wait(page, condition: str, arg, what: str) -> None:
+    try:
+        page.wait_for_function(condition, arg=arg)
+    except PlaywrightError as error:
+        pytest.fail(f"timed out waiting for {what}: {error.message.splitlines()[0]}")
 
 
 def screenshot(page, name: str) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from e2e.conftest import screenshot
+from e2e.conftest import follow, screenshot, swapped
 from simulators.woocommerce import CONSUMER_KEY, CONSUMER_SECRET
 from tests.support.simulators import serving
 from webapp.extensions import db
@@ -20,6 +20,8 @@ from webapp.stores_cli import StoreSpec, connect
 from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
 
 NAME = "E2E Woo shop"
+# The worker's run behind "Update now", on a machine other suites keep busy: a bound, not a pace.
+WORKER_MS = 90_000
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,9 @@ def _fresh(store_id: int) -> Store:
     return db.session.get(Store, store_id)
 
 
-def wait_for(check, what: str, timeout: float = 60):
+def wait_for(check, what: str, timeout: float = 180):
+    """Poll the database until ``check()`` holds, failing after ``timeout`` seconds (a bound for a
+    busy machine, not a pace)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -58,15 +62,20 @@ def numbers_shown(page) -> set[str]:
 
 def test_R_ORD_1_R_ORD_2_store_filter_and_column(page, sign_in, shop):
     sign_in()
+    _, store_id = shop
     everything = numbers_shown(page)
-    page.get_by_label("Store").select_option("office")
+    # Each table is read once htmx has swapped it in: the one before may look the same.
+    with swapped(page, "store=office"):
+        page.get_by_label("Store").select_option("office")
     expect(page.locator("#orders-table")).not_to_contain_text(NAME)
     office = numbers_shown(page)
-    page.get_by_label("Store").select_option("integrations")
+    with swapped(page, "store=integrations"):
+        page.get_by_label("Store").select_option("integrations")
     expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)
     imported = numbers_shown(page)
-    page.get_by_label("Store").select_option(label=NAME)
-    expect(page).to_have_url(re.compile(r"store=\d+"))
+    with swapped(page, f"store={store_id}&"):
+        page.get_by_label("Store").select_option(label=NAME)
+    expect(page).to_have_url(re.compile(rf"store={store_id}\b"))
     assert numbers_shown(page) == imported and not office & imported and office and imported
     assert everything <= office | imported
     link = page.get_by_role("link", name=NAME).first
@@ -77,12 +86,13 @@ def test_R_ORD_1_R_ORD_2_store_filter_and_column(page, sign_in, shop):
 
 def test_R_ORD_4_update_now_and_the_ten_minute_limit(page, sign_in, shop):
     sign_in()
-    page.get_by_label("Store").select_option("integrations")
+    with swapped(page, "store=integrations"):
+        page.get_by_label("Store").select_option("integrations")
     expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)  # the filter applied
-    page.locator("#orders-table tbody tr a.strong").first.click()
+    follow(page, page.locator("#orders-table tbody tr a.strong").first)
     expect(page.get_by_role("heading", name="From the store")).to_be_visible()
     page.get_by_role("button", name="Update now").click()
-    expect(page.locator("#order")).to_contain_text("Updated from the shop just now", timeout=30_000)
+    expect(page.locator("#order")).to_contain_text("Updated from the shop just now", timeout=WORKER_MS)
     screenshot(page, "order-updated")
     page.get_by_role("button", name="Update now").click()
     expect(page.locator(".update-message")).to_contain_text(re.compile(r"You can update it again in \d+ min \d+ s"))
@@ -90,20 +100,21 @@ def test_R_ORD_4_update_now_and_the_ten_minute_limit(page, sign_in, shop):
 
 def test_R_ORD_3_bulk_update_reports_queued_and_waiting(page, sign_in, shop):
     sign_in()
-    page.get_by_label("Store").select_option("integrations")
+    with swapped(page, "store=integrations"):
+        page.get_by_label("Store").select_option("integrations")
     expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)
     boxes = page.locator("#orders-table tbody input[name=order_ids]")
     expect(boxes.first).to_be_visible()
     for index in range(5, 8):  # not the first row: the update test used it
         boxes.nth(index).check()
     page.get_by_text("Other actions").click()
-    page.get_by_role("button", name="Update orders").click()
+    follow(page, page.get_by_role("button", name="Update orders"))
     expect(page.locator(".flash")).to_contain_text("3 orders queued for update")
     boxes = page.locator("#orders-table tbody input[name=order_ids]")
     for index in range(5, 8):  # not the first row: the update test used it
         boxes.nth(index).check()
     page.get_by_text("Other actions").click()
-    page.get_by_role("button", name="Update orders").click()
+    follow(page, page.get_by_role("button", name="Update orders"))
     expect(page.locator(".flash")).to_contain_text(re.compile(r"0 orders queued for update; 3 updated less than 10 minutes ago, not queued"))
     screenshot(page, "orders-bulk-update")
 
@@ -124,19 +135,20 @@ def test_R_ORD_8_a_new_order_raises_the_managers_counter_only(page, sign_in, sho
         expect(page.locator("#notifications .count")).to_have_count(0)
         page.context.clear_cookies()
     sign_in("maria")
-    expect(page.locator("#notifications .count")).to_have_text("1", timeout=15_000)
+    expect(page.locator("#notifications .count")).to_have_text("1")
     page.locator("#notifications").click()
     screenshot(page, "notifications")
-    page.get_by_role("link", name=number).click()
+    follow(page, page.get_by_role("link", name=number))
     expect(page.get_by_role("heading", name=re.compile(f"Order {number}"))).to_be_visible()
     expect(page.locator("#notifications .count")).to_have_count(0)
 
 
 def test_R_ORD_5_without_the_permission_an_imported_order_is_read_only(page, sign_in, shop, base_url):
     sign_in("erik")
-    page.get_by_label("Store").select_option("integrations")
+    with swapped(page, "store=integrations"):
+        page.get_by_label("Store").select_option("integrations")
     expect(page.locator("#orders-table tbody tr").first).to_contain_text(NAME)  # the filter applied
-    page.locator("#orders-table tbody tr a.strong").first.click()
+    follow(page, page.locator("#orders-table tbody tr a.strong").first)
     expect(page.locator("#read-only")).to_contain_text("Can add products without deduction")
     expect(page.get_by_role("button", name="Change status")).to_have_count(0)
     expect(page.get_by_role("button", name="Add comment")).to_have_count(0)

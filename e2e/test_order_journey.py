@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from playwright.sync_api import expect
 
-from e2e.conftest import screenshot
+from e2e.conftest import follow, screenshot, swapped
 
 
 def test_sign_in_filter_open_change_status_comment_and_write_off(page, sign_in, base_url):
@@ -19,12 +19,13 @@ def test_sign_in_filter_open_change_status_comment_and_write_off(page, sign_in, 
     expect(page.locator("table.orders tbody tr")).to_have_count(1)
     expect(page).to_have_url(re.compile(r"status=\d+"))
     page.get_by_label("Status").select_option(label="All statuses")
-    page.get_by_label("Search orders").fill("Kovalenko")
+    with swapped(page, "q=Kovalenko"):  # typing sends the search after a delay
+        page.get_by_label("Search orders").fill("Kovalenko")
     expect(page.locator("table.orders tbody tr")).to_have_count(2)
     expect(page).to_have_url(re.compile(r"q=Kovalenko"))
     screenshot(page, "orders-table-filtered")
 
-    page.locator("table.orders tbody tr").first.get_by_role("link").click()
+    follow(page, page.locator("table.orders tbody tr").first.get_by_role("link"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Order A0000")
     assert page.evaluate("window.htmx !== undefined"), "htmx must load from its CDN URL with the SRI hash"
 
@@ -53,7 +54,7 @@ def _total(page) -> Decimal:
 
 def test_add_an_item_shows_the_new_total(page, sign_in):
     sign_in()
-    page.get_by_role("link", name="A00005").click()
+    follow(page, page.get_by_role("link", name="A00005"))
     before = _total(page)
     page.get_by_text("Add a product or service").click()
     page.get_by_label("Product").select_option(label="Screen protector")
@@ -67,7 +68,7 @@ def test_add_an_item_shows_the_new_total(page, sign_in):
 
 def test_item_form_errors_appear_next_to_the_field(page, sign_in):
     sign_in()
-    page.get_by_role("link", name="A00006").click()
+    follow(page, page.get_by_role("link", name="A00006"))
     page.get_by_text("Add a product or service").click()
     page.locator("#price").fill("")
     page.get_by_role("button", name="Add", exact=True).click()
