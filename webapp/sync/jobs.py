@@ -29,7 +29,7 @@ from webapp.platforms.base import PlatformError, RemoteOrder
 from webapp.sync import status_push
 from webapp.sync.importer import import_orders
 from webapp.sync.platform import platform_for, rules_for
-from webapp.sync.runner import Context, Progress, in_app_context, run_store_job
+from webapp.sync.runner import BUSY_WAIT, Context, Progress, in_app_context, run_store_job
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,13 @@ MANUAL_LOCK_WAIT = 60.0  # seconds an order update waits for a running sync of i
 @in_app_context
 def initial_import(store_id: int, run_id: int | None = None, *, progress: Progress | None = None) -> int | None:
     """R-IMP-2 for the store; the run's id, or None when it did not run (busy, inactive)."""
-    return run_store_job(store_id, run_id, RunKind.INITIAL, _initial, progress=progress)
+    return run_store_job(store_id, run_id, RunKind.INITIAL, _initial, wait=BUSY_WAIT, progress=progress)
 
 
 @in_app_context
 def sync_store(store_id: int, run_id: int | None = None, *, progress: Progress | None = None) -> int | None:
     """R-IMP-1/3/4: new and changed orders since the last complete run."""
-    return run_store_job(store_id, run_id, RunKind.SCHEDULED, _sync, progress=progress)
+    return run_store_job(store_id, run_id, RunKind.SCHEDULED, _sync, wait=BUSY_WAIT, progress=progress)
 
 
 @in_app_context
@@ -78,6 +78,7 @@ def _update(ctx: Context, ids: list[str]) -> None:
 def _initial(ctx: Context) -> None:
     store, run = ctx.store, ctx.run
     began = _import_began(store.id, run)
+    resumed = began < run.started_at or (store.import_state == ImportState.RUNNING and bool(store.checkpoint))
     if store.import_state != ImportState.RUNNING or not store.checkpoint:
         store.import_state, store.checkpoint = ImportState.RUNNING, None
     platform = platform_for(store)
@@ -88,6 +89,10 @@ def _initial(ctx: Context) -> None:
     for page in pages:
         ctx.write(functools.partial(_initial_page, ctx, page, began))
     store.import_state, store.checkpoint, store.synced_until = ImportState.DONE, None, began
+    if resumed:
+        # R-REL-2: the import was interrupted (a fault, a killed worker) and goes on from its
+        # checkpoint; what the shop changed on pages read before that comes in now.
+        _changes(ctx)
 
 
 def _initial_page(ctx: Context, page, began: datetime) -> None:
@@ -124,6 +129,12 @@ def _sync(ctx: Context) -> None:
     if store.import_state != ImportState.DONE or store.synced_until is None:
         _initial(ctx)  # nothing to sync from yet: the import comes first
         return
+    _changes(ctx)
+
+
+def _changes(ctx: Context) -> None:
+    """R-IMP-1/3/4: what changed since ``synced_until``, and the orders that failed before."""
+    store, run = ctx.store, ctx.run
     platform, since = platform_for(store), store.synced_until - OVERLAP
     tracks_updates = rules_for(store).tracks_updates
     open_ids = [] if tracks_updates else _open_order_ids(store.id)  # before new ones arrive

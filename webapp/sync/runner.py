@@ -27,11 +27,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
-from webapp.models import LogLevel, RunKind, RunState, Store, SyncLogEntry, SyncRun
+from webapp.models import ImportState, LogLevel, RunKind, RunState, Store, SyncLogEntry, SyncRun
 from webapp.models.types import utcnow
 from webapp.platforms.base import AuthFailed, PlatformError
 from webapp.secrets import SecretUnreadable
-from webapp.sync.limits import LockLost, StoreLock, store_lock
+from webapp.sync.limits import LOCK_SECONDS, LockLost, StoreLock, store_lock, store_locked
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +40,12 @@ UNEXPECTED = ("The sync stopped on an unexpected error; it is tried again by its
               "keeps happening, tell your administrator (the details are in the worker's log).")
 INACTIVE = "The store is disabled or deleted, so it was not synced."
 STOPPED = "The store was deleted or switched off during the run, so the run stopped there."
-BUSY = "Another sync of this store was running, so this one did not start; try again shortly."
+BUSY = ("Another sync of this store was running, so this one did not start. Nothing to do: the next "
+        "sync starts by itself within 5 minutes (or press Sync now in a minute).")
+IMPORTED = "Another run finished this store's import while this one waited, so there was nothing left to do."
+BUSY_WAIT = LOCK_SECONDS + 5
+"""Seconds an import or sync waits for its store's lock: long enough for the lock of a dead
+holder (a killed worker, a Redis restarted with the lock kept) to expire."""
 DATABASE = ("The sync stopped because the database was busy or unreachable ({detail}). Nothing "
             "already imported is lost, and the next sync goes on from there by itself. If this "
             "keeps happening, tell your administrator: another program may hold the database "
@@ -164,10 +169,13 @@ def run_store_job(store_id: int, run_id: int | None, kind: RunKind, body: Callab
     if store is None or store.deleted_at is not None or not store.enabled:
         _close_skipped(run_id, INACTIVE)
         return None
+    busy = store_locked(store_id)
     with store_lock(store_id, wait=wait) as lock:
         if lock is None:
-            if kind == RunKind.MANUAL and run_id:  # no tick retries an order update
-                _close_skipped(run_id, BUSY)
+            _close_skipped(run_id, BUSY)  # never left QUEUED without a word (R-REL-3)
+            return None
+        if busy and kind == RunKind.INITIAL and _import_done(store_id):
+            _close_skipped(run_id, IMPORTED, RunState.SUCCEEDED)  # the run we waited for did it
             return None
         try:
             run_id = again_if_transient(functools.partial(_start, store_id, run_id, kind),
@@ -276,8 +284,14 @@ def _stopped(run_id: int) -> int:
     return run_id
 
 
-def _close_skipped(run_id: int | None, reason: str) -> None:
+def _close_skipped(run_id: int | None, reason: str, state: RunState = RunState.FAILED) -> None:
     run = db.session.get(SyncRun, run_id) if run_id else None
     if run is not None and run.state in (RunState.QUEUED, RunState.RUNNING):
-        run.state, run.error, run.finished_at = RunState.FAILED, reason, utcnow()
+        run.state, run.error, run.finished_at = state, reason, utcnow()
         db.session.commit()
+
+
+def _import_done(store_id: int) -> bool:
+    store = db.session.get(Store, store_id)
+    db.session.refresh(store)
+    return store.import_state == ImportState.DONE
