@@ -484,6 +484,54 @@ def test_R_REL_2_cartum_page_served_again_beyond_the_retries_fails_loudly(paged,
     assert [body["offset"] for body in bodies(paged, "orders/get")] == [0, 100, 100, 100]
 
 
+def earlier_call_then_repeat(shop, sim, earlier: str) -> None:
+    """The last orders/get call before a sync: a re-read of the three oldest orders by id (a
+    sync ends with one), or the first page of a run over an older window (a previous run's)."""
+    if earlier == "by ids":
+        assert [o.external_id for o in shop.fetch_orders(["1", "2", "3"])] == ["1", "2", "3"]
+    else:
+        next(shop.iter_orders(created_since=datetime.now(timezone.utc) - timedelta(days=80)))
+    sim.control("DELETE", "requests")
+    sim.inject("repeat")
+
+
+@pytest.mark.parametrize("earlier", ["by ids", "an older window"])
+def test_R_REL_2_cartum_stale_answer_to_a_syncs_first_page_is_asked_again(paged, http, earlier):
+    """A cache ignoring the POST body answers a sync's first page with the previous call's
+    answer. The guard saw none of those orders in this run; they were created before this
+    window, so the answer is not this query's and is asked for again: nothing is missed.
+    (It used to end the run at once with a short page and import nothing.)"""
+    shop = connect(paged, http, page_size="100")
+    since = datetime.now(timezone.utc) - timedelta(days=10)
+    expected = all_ids(shop.iter_orders(created_since=since))
+    earlier_call_then_repeat(shop, paged, earlier)
+    assert all_ids(shop.iter_orders(created_since=since)) == expected and len(expected) > 50
+    offsets = [body["offset"] for body in bodies(paged, "orders/get")]
+    assert offsets[:2] == [0, 0]  # the stale first page asked for again
+
+
+def test_R_REL_2_cartum_stale_answer_to_a_re_read_by_ids_is_asked_again(paged, http):
+    """The re-read of open orders answered with the sync's last page: none of those are the
+    orders asked for, so it is asked again (it used to drop them and bring no change)."""
+    shop = connect(paged, http, page_size="100")
+    next(shop.iter_orders())
+    paged.inject("repeat")
+    assert [o.external_id for o in shop.fetch_orders(["990", "995"])] == ["990", "995"]
+    assert [body.get("ids") for body in bodies(paged, "orders/get")][-2:] == [[990, 995]] * 2
+
+
+def test_R_REL_2_cartum_stale_answers_beyond_the_retries_fail_loudly(paged, http):
+    shop = connect(paged, http, page_size="100")
+    earlier_call_then_repeat(shop, paged, "by ids")
+    paged.inject("repeat", count=FAST.attempts - 1)  # with the helper's: every attempt
+    with pytest.raises(RepeatedPage) as caught:
+        next(shop.iter_orders(created_since=datetime.now(timezone.utc) - timedelta(days=10)))
+    message = caught.value.message
+    assert "do not match the request" in message and "cache" in message and "nothing is lost" in message
+    assert f"{paged.url}/api/" in message and caught.value.retryable
+    assert len(bodies(paged, "orders/get")) == FAST.attempts
+
+
 def test_R_REL_2_cartum_truncated_page_is_retried_and_orders_complete(paged, http):
     expected = all_ids(connect(paged, http).iter_orders())
     assert ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "truncated") == expected

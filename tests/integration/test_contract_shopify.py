@@ -183,6 +183,32 @@ def test_R_REL_2_shopify_page_served_again_beyond_the_retries_fails_loudly(paged
     assert "cache" in caught.value.message and f"{paged.url}/admin/api/{VERSION}/" in caught.value.message
 
 
+def test_R_REL_2_shopify_stale_answer_to_a_syncs_first_page_is_asked_again(paged, http):
+    """A cache ignoring the query string answers a sync's first ``updated_at_min`` page with the
+    previous ``orders.json`` answer (a re-read of old orders by id): not updated since the
+    filter, so not this query's answer; asked again, nothing is missed."""
+    shop = fast(adapter(paged, http, page_size="50"))
+    since = datetime.now(UTC) - timedelta(days=10)
+    expected = [order.external_id for order in every_order(shop, updated_since=since)]
+    old = sorted(sim_orders(paged), key=lambda o: o["updated_at"])[:3]
+    assert utc(old[-1]["updated_at"]) < since and 0 < len(expected) < 1000
+    assert len(shop.fetch_orders([str(o["id"]) for o in old])) == 3
+    paged.inject("repeat")
+    assert [order.external_id for order in every_order(shop, updated_since=since)] == expected
+
+
+def test_R_REL_2_shopify_stale_answer_to_a_re_read_by_ids_is_asked_again(paged, http):
+    shop = fast(adapter(paged, http, page_size="50"))
+    first = next(shop.iter_orders())
+    wanted = sorted(str(o["id"]) for o in sim_orders(paged))[:2]
+    assert not set(wanted) & {order.external_id for order in first.orders}
+    paged.control("DELETE", "requests")
+    paged.inject("repeat")
+    assert sorted(order.external_id for order in shop.fetch_orders(wanted)) == wanted
+    # Asked again at once; it used to follow the stale page's Link through the whole list.
+    assert len(api_calls(paged, "/orders.json")) == 2
+
+
 def test_R_REL_2_shopify_truncated_page_is_retried_and_orders_complete(full_run, paged, http):
     expected = [order.external_id for page in full_run[0] for order in page.orders]
     assert ids_with_fault_after_page(fast(adapter(paged, http)).iter_orders(), paged, "truncated") == expected

@@ -505,6 +505,30 @@ def test_R_REL_2_woocommerce_repeat_within_one_busy_second_loses_nothing(sim, ht
     assert sorted(got[:250]) == sorted(map(str, added)) and len(set(got)) == len(got)
 
 
+def test_R_REL_2_woocommerce_stale_answer_to_a_syncs_first_page_is_asked_again(paged, http):
+    """A cache ignoring the query string answers a sync's first ``modified_after`` page with the
+    previous answer to ``orders`` (a re-read of old orders by id): changed before the filter,
+    so not this query's answer; asked again, nothing is missed. (The adapter used to read it
+    as the shop's last page and end the run.)"""
+    shop = connect(paged, http)
+    since = datetime.now(UTC) - timedelta(days=10)
+    expected = [order.external_id for page in shop.iter_orders(updated_since=since) for order in page.orders]
+    old = sorted(listed(paged), key=lambda o: o["date_modified_gmt"])[:3]
+    assert datetime.fromisoformat(old[-1]["date_modified_gmt"]).replace(tzinfo=UTC) < since
+    assert len(shop.fetch_orders([str(o["id"]) for o in old])) == 3 and 0 < len(expected) < 1000
+    paged.inject("repeat")
+    got = [order.external_id for page in shop.iter_orders(updated_since=since) for order in page.orders]
+    assert got == expected
+
+
+def test_R_REL_2_woocommerce_stale_answer_to_a_re_read_by_ids_is_asked_again(paged, http):
+    shop = connect(paged, http)
+    next(shop.iter_orders())
+    wanted = by_creation(paged)[-2:]
+    paged.inject("repeat")
+    assert sorted(order.external_id for order in shop.fetch_orders(wanted)) == sorted(wanted)
+
+
 def test_R_REL_2_woocommerce_truncated_body_is_retried_and_orders_complete(paged, http):
     got = ids_with_fault_after_page(connect(paged, http).iter_orders(), paged, "truncated")
     assert got == by_creation(paged)

@@ -21,6 +21,15 @@ and judges each page before the adapter moves its cursor:
 * ``overlap_expected=True`` (offset paging, Cartum) accepts an overlap, since an order
   inserted before the offset during the run shifts the next page by one; a whole repeat is
   still a fault. The importer deduplicates by external id.
+
+Records already sent only tell a page served again *within* a run. A cache that ignores the
+query (Cartum asks everything by POST to one path) also answers with what an *earlier* call
+got: the previous run's last page, or a re-read by ids. So every read also passes the
+adapter's ``belongs(record)``: does this record answer *this* query (created or changed at or
+after the filter, allowing the adapter's documented slack; among the ids asked for)? A page
+with a record that does not belong is a **stray** answer, asked for again and then
+``RepeatedPage`` like a repeat. ``belongs`` must be lenient where the shop is: a record it
+cannot judge (no date) belongs.
 """
 from __future__ import annotations
 
@@ -38,6 +47,9 @@ from webapp.platforms.http import HttpSettings, backoff_delay
 log = logging.getLogger(__name__)
 
 Page = TypeVar("Page")
+Belongs = Callable[[Mapping[str, Any]], bool]
+
+STRAY = "with records of another request"
 
 MEMORY = 100_000
 """Records remembered per run (id + 8-byte fingerprint each); a cache repeats recent pages."""
@@ -62,17 +74,19 @@ class PageGuard:
         self._sent: OrderedDict[str, bytes] = OrderedDict()
 
     def read(self, fetch: Callable[[], Page], rows: Callable[[Page], Iterable[Any]],
-             expected: Collection[str] = ()) -> Page:
+             expected: Collection[str] = (), belongs: Belongs | None = None) -> Page:
         """``fetch()`` the page until it is not one already sent, and return it.
 
         ``rows(page)`` gives the page's records (JSON objects); ``expected`` the ids this
-        request may serve again by the adapter's design. Raises ``RepeatedPage``.
+        request may serve again by the adapter's design; ``belongs(record)`` whether a record
+        answers this request at all. Raises ``RepeatedPage``.
         """
         attempts = max(1, self._settings.attempts)
         for attempt in range(1, attempts + 1):
             page = fetch()
-            keyed = self._keyed(rows(page))
-            fault = self._fault(keyed, set(expected))
+            records = [row for row in rows(page) if isinstance(row, Mapping)]
+            keyed = self._keyed(records)
+            fault = _stray(records, belongs) or self._fault(keyed, set(expected))
             if fault is None:
                 self._remember(keyed)
                 return page
@@ -83,9 +97,8 @@ class PageGuard:
         log.warning("a page of %s came %s %d times; stopping the run", self.what, fault, attempts)
         raise RepeatedPage(self._message(fault, attempts))
 
-    def _keyed(self, rows: Iterable[Any]) -> list[tuple[str, bytes]]:
-        return [(ident, _fingerprint(row)) for row in rows
-                if isinstance(row, Mapping) and (ident := clean_text(row.get(self._id_field)))]
+    def _keyed(self, rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
+        return [(ident, _fingerprint(row)) for row in rows if (ident := clean_text(row.get(self._id_field)))]
 
     def _fault(self, keyed: list[tuple[str, bytes]], expected: set[str]) -> str | None:
         """"again" (a repeat), "partly again" (an overlap) or None (a good page)."""
@@ -107,12 +120,43 @@ class PageGuard:
 
     def _message(self, fault: str, attempts: int) -> str:
         exclude = f" (the address {self._api})" if self._api else ""
-        return (f"The shop answered the request for the next page of {self.what} with {self.what} it "
-                f"had already sent ({'the same page' if fault == 'again' else 'a page that partly repeats one'} "
-                f"{attempts} times in a row). A cache or proxy in front of the shop is probably "
-                "serving stale pages. The sync stopped here so that no order is skipped; nothing "
-                "is lost, and the next sync tries again by itself. If this keeps happening, ask "
-                f"whoever runs the shop's website to exclude its API{exclude} from caching.")
+        if fault == STRAY:
+            answer = (f"with {self.what} that do not match the request (created or changed before "
+                      f"the date asked for, or not among the ones asked for), {attempts} times in a row")
+        else:
+            page = "the same page" if fault == "again" else "a page that partly repeats one"
+            answer = f"with {self.what} it had already sent ({page} {attempts} times in a row)"
+        return (f"The shop answered a request for {self.what} {answer}. A cache or proxy in "
+                "front of the shop is probably serving stale answers. The sync stopped here so "
+                "that no order is skipped; nothing is lost, and the next sync tries again by "
+                "itself. If this keeps happening, ask whoever runs the shop's website to exclude "
+                f"its API{exclude} from caching.")
+
+
+def among(ids: Iterable[Any], id_field: str = "id") -> Belongs:
+    """``belongs`` for a read by ids: the record is one of ``ids``."""
+    wanted = {clean_text(i) for i in ids}
+    return lambda record: clean_text(record.get(id_field)) in wanted
+
+
+def within(moment_of: Callable[[Mapping[str, Any]], Any], start: Any = None, end: Any = None) -> Belongs:
+    """``belongs`` for a read by time: ``start <= moment_of(record) <= end`` (either bound
+    optional, any comparable values). A record whose moment is None or unreadable belongs:
+    the adapter's mapping decides about it, not the guard."""
+    def belongs(record: Mapping[str, Any]) -> bool:
+        try:
+            moment = moment_of(record)
+        except (TypeError, ValueError):
+            return True
+        return moment is None or ((start is None or moment >= start) and (end is None or moment <= end))
+    return belongs
+
+
+def _stray(records: list[Mapping[str, Any]], belongs: Belongs | None) -> str | None:
+    """STRAY when a record on the page does not answer the request (an earlier call's answer)."""
+    if belongs is None or all(belongs(record) for record in records):
+        return None
+    return STRAY
 
 
 def _fingerprint(row: Mapping[str, Any]) -> bytes:

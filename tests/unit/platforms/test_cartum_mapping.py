@@ -310,3 +310,19 @@ def test_R_REL_4_the_shops_total_is_total_sum_without_delivery():
     assert mapping.order(sample()).platform_total == Decimal("1200")
     assert mapping.order(sample(total_sum="1150.50")).platform_total == Decimal("1150.50")
     assert mapping.order(sample(total_sum=None)).platform_total is None
+
+
+def test_R_REL_2_a_window_page_belongs_by_the_days_the_shop_wrote():
+    """A stale answer is told by orders created outside the window. Days, not seconds: both
+    sides are the shop's local strings, and a shop older than v3.30 reads only the date part
+    of ``from``/``to``, so an earlier order of the ``from`` day is a true answer. An order
+    without a readable date is not judged (the mapping skips it)."""
+    from webapp.platforms.cartum import _Cursor
+
+    belongs = _Cursor(start="2026-04-15 10:30:00", end="2026-04-20 08:00:00", offset=0, since="").belongs()
+    good = ["2026-04-15 08:00:00", "15.04.2026 10:30:00", "2026-04-20 23:59:59", "", "not a date"]
+    assert all(belongs({"order_id": 1, "stat_created": text}) for text in good)
+    assert not belongs({"order_id": 1, "stat_created": "2026-04-14 23:59:59"})
+    assert not belongs({"order_id": 1, "stat_created": "21.04.2026 00:00:00"})
+    assert _Cursor(start="", end="2026-04-20 08:00:00", offset=0, since="").belongs()(
+        {"order_id": 1, "stat_created": "2001-01-01 00:00:00"})

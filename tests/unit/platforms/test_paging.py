@@ -5,7 +5,7 @@ import pytest
 
 from webapp.platforms.base import BadPayload, RepeatedPage
 from webapp.platforms.http import HttpSettings
-from webapp.platforms.paging import PageGuard
+from webapp.platforms.paging import PageGuard, among, within
 
 SETTINGS = HttpSettings(attempts=3, backoff=0.5, max_backoff=2.0)
 
@@ -99,3 +99,45 @@ def test_empty_pages_and_rows_without_an_id_pass():
     page_guard, _ = guard()
     assert read(page_guard, Served([])) == [] and read(page_guard, Served([])) == []
     assert read(page_guard, Served([{"x": 1}, "junk"])) == [{"x": 1}, "junk"]
+
+
+# --- answers that do not belong to the query (a cache ignoring the query) --------------------
+
+
+def dated(ident, day):
+    return {"id": ident, "day": day}
+
+
+def from_day(first):
+    return within(lambda row: row.get("day"), first)
+
+
+def test_R_REL_2_a_stray_answer_on_the_first_page_is_asked_for_again():
+    """Nothing sent yet in this run, so only ``belongs`` can tell: an earlier query's answer
+    (orders from before the filter) is asked for again, and the right page taken."""
+    page_guard, slept = guard()
+    served = Served([dated(1, 3), dated(2, 9)], [dated(5, 10), dated(6, 11)])
+    assert page_guard.read(served, lambda page: page, belongs=from_day(10)) == served.answers[1]
+    assert served.asked == 2 and len(slept) == 1
+
+
+def test_R_REL_2_a_stray_answer_every_time_is_a_loud_typed_error():
+    page_guard, _ = guard()
+    served = Served([dated(1, 3)])
+    with pytest.raises(RepeatedPage) as caught:
+        page_guard.read(served, lambda page: page, belongs=among(["7", "8"]))
+    message = caught.value.message
+    assert served.asked == SETTINGS.attempts and caught.value.retryable
+    assert "do not match the request" in message and "3 times in a row" in message
+    assert "cache" in message and "nothing is lost" in message and "https://shop.example/api/" in message
+
+
+def test_R_REL_2_records_on_the_bounds_or_without_a_readable_time_belong():
+    belongs = within(lambda row: row.get("day"), 10, 20)
+    assert all(map(belongs, [dated(1, 10), dated(2, 20), {"id": 3}, dated(4, None)]))
+    assert not belongs(dated(5, 9)) and not belongs(dated(6, 21))
+
+    def unreadable(row):
+        raise ValueError("no date")
+    assert within(unreadable, 10)({"id": 1})
+    assert among([7, " 8 "], "order_id")({"order_id": "8"}) and not among([7])({"id": 8})

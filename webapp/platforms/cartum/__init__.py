@@ -37,23 +37,32 @@ next run's. The checkpoint string holds the window and the offset reached. Every
 ``paging.PageGuard``: a page served again (a cache, or a shop ignoring ``offset``) is asked
 for again and then stops the run; a page shifted by one (an order inserted before the offset
 during the run) is offset paging's normal overlap, accepted (R-REL-2).
+
+Every call is a POST to one path, so a cache ignoring the body answers with an earlier
+call's answer (the previous run's last page, a re-read by ids). The guard therefore also
+checks that an answer belongs to its query: a page's ``stat_created`` dates lie in the
+window's days, a re-read's ``order_id`` are among those asked for. Days, not seconds:
+both are the shop's local strings (no zone involved), and a shop older than v3.30 reads
+only the date part of ``from``/``to``. An order without a readable date is not judged.
+Cartum's answers carry no total or offset to check beyond that; a replayed EMPTY answer or
+one whose orders also fall in this window cannot be told from a true one.
 """
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from webapp.platforms.base import (
     BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError, PlatformRules,
-    Rejected, RemoteOrder, RemoteStatus, clean_text, origin, unwrap_orders,
+    Rejected, RemoteOrder, RemoteStatus, clean_text, origin, parse_platform_time, unwrap_orders,
 )
 from webapp.platforms.cartum import mapping
 from webapp.platforms.cartum.client import CartumClient, Envelope, FunctionUnavailable
-from webapp.platforms.paging import PageGuard
+from webapp.platforms.paging import Belongs, PageGuard, among, within
 
 if TYPE_CHECKING:
     from webapp.platforms.http import PlatformHttp
@@ -166,11 +175,10 @@ class CartumPlatform(Platform):
         """
         cursor = _Cursor.load(resume_from) if resume_from else self._first_cursor(
             min((t for t in (created_since, updated_since) if t is not None), default=None))
-        guard = PageGuard("orders", id_field="order_id", api=f"{origin(self.url)}/api/",
-                          overlap_expected=True, settings=self.http.settings)
+        guard = self._guard(overlap_expected=True)
         for _ in range(MAX_PAGES):
             query = cursor.query(self.page_size)
-            raw = guard.read(lambda: self._orders(query), lambda page: page)
+            raw = guard.read(lambda: self._orders(query), lambda page: page, belongs=cursor.belongs())
             # A page longer than asked means the shop ignored 'limit' and sent everything.
             following = cursor.after(len(raw)) if len(raw) == self.page_size else None
             yield OrdersPage(self._map(raw, since=cursor.since), following.dump() if following else None)
@@ -192,11 +200,18 @@ class CartumPlatform(Platform):
         """These orders re-read by number (``orders/get`` with ``ids``), in batches."""
         wanted = list(dict.fromkeys(clean_text(i) for i in external_ids if clean_text(i)))
         found: list[RemoteOrder] = []
+        guard = self._guard()
         for start in range(0, len(wanted), self.page_size):
             batch = wanted[start:start + self.page_size]
-            raw = self._orders({"ids": [_number(i) for i in batch], "limit": len(batch), "offset": 0})
-            found.extend(order for order in self._map(raw) if order.external_id in batch)
+            query = {"ids": [_number(i) for i in batch], "limit": len(batch), "offset": 0}
+            raw = guard.read(lambda: self._orders(query), lambda page: page,
+                             belongs=among(batch, "order_id"))
+            found.extend(self._map(raw))
         return found
+
+    def _guard(self, *, overlap_expected: bool = False) -> PageGuard:
+        return PageGuard("orders", id_field="order_id", api=f"{origin(self.url)}/api/",
+                         overlap_expected=overlap_expected, settings=self.http.settings)
 
     def _orders(self, query: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         answer = self.client.call("orders/get", query)
@@ -300,6 +315,10 @@ class _Cursor:
         window = {"from": self.start} if self.start else {}
         return {**window, "to": self.end, "limit": limit, "offset": self.offset}
 
+    def belongs(self) -> Belongs:
+        """Whether an order answers this window: created on one of its days (module docstring)."""
+        return within(_local_day, _day(self.start), _day(self.end))
+
     def after(self, count: int) -> _Cursor:
         return _Cursor(start=self.start, end=self.end, offset=self.offset + count, since=self.since)
 
@@ -332,6 +351,15 @@ def _update_failed(answer: Envelope, external_id: str) -> tuple[bool, str]:
     reason = clean_text((mine or {}).get("message") or (mine or {}).get("messages"))[:200]
     entry_failed = mine is not None and clean_text(mine.get("status")).upper() not in ("", "OK")
     return answer.status != "OK" or entry_failed, reason
+
+
+def _day(text: str) -> date | None:
+    return parse_platform_time(text, "UTC").date() if text else None
+
+
+def _local_day(order: Mapping[str, Any]) -> date | None:
+    """The day of ``stat_created`` as the shop wrote it ("UTC" only so nothing is converted)."""
+    return _day(clean_text(order.get("stat_created")))
 
 
 def _number(value: str) -> int | str:

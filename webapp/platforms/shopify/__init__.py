@@ -28,9 +28,11 @@ from typing import Any
 
 from webapp.platforms.base import (
     AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError,
-    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, origin, unwrap_orders,
+    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, origin, parse_platform_time,
+    unwrap_orders,
 )
 from webapp.platforms.http import PlatformHttp
+from webapp.platforms.paging import Belongs, among, within
 from webapp.platforms.shopify import mapping
 from webapp.platforms.shopify.client import (
     MAX_LIMIT, ClientCredentials, ShopifyClient, StaticToken, checked_version,
@@ -143,7 +145,8 @@ class ShopifyPlatform(Platform):
             params["created_at_min"] = _shopify_time(created_since)
         if updated_since is not None:
             params["updated_at_min"] = _shopify_time(updated_since)
-        pages = self.client.pages("orders", "orders", params, page_info=clean_text(resume_from) or None)
+        pages = self.client.pages("orders", "orders", params, page_info=clean_text(resume_from) or None,
+                                  belongs=_since(created_since, updated_since))
         for raw, cursor in pages:
             yield OrdersPage(self._map(raw), checkpoint=cursor)
 
@@ -156,8 +159,9 @@ class ShopifyPlatform(Platform):
         wanted = list(dict.fromkeys(i for i in map(clean_text, external_ids) if i.isdigit()))
         found: dict[str, RemoteOrder] = {}
         for start in range(0, len(wanted), MAX_LIMIT):
-            params = {"ids": ",".join(wanted[start:start + MAX_LIMIT]), "status": "any"}
-            for raw, _ in self.client.pages("orders", "orders", params):
+            batch = wanted[start:start + MAX_LIMIT]
+            params = {"ids": ",".join(batch), "status": "any"}
+            for raw, _ in self.client.pages("orders", "orders", params, belongs=among(batch)):
                 found.update((order.external_id, order) for order in self._map(raw))
         return [found[i] for i in wanted if i in found]
 
@@ -205,9 +209,24 @@ class ShopifyPlatform(Platform):
             batch = ids[start:start + MAX_LIMIT]
             self._products.update(dict.fromkeys(batch))  # deleted products stay None
             params = {"ids": ",".join(batch), "fields": PRODUCT_FIELDS}
-            for products, _ in self.client.pages("products", "products", params):
+            for products, _ in self.client.pages("products", "products", params, belongs=among(batch)):
                 self._products.update((clean_text(p.get("id")), mapping.product_info(p))
                                       for p in products)
+
+
+def _since(created_since: datetime | None, updated_since: datetime | None) -> Belongs:
+    """``belongs`` for ``iter_orders``: created and changed at or after the filters, as sent."""
+    created = within(lambda order: _time(order.get("created_at")), _filter_time(created_since))
+    updated = within(lambda order: _time(order.get("updated_at")), _filter_time(updated_since))
+    return lambda order: created(order) and updated(order)
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_platform_time(value) if value else None
+
+
+def _filter_time(moment: datetime | None) -> datetime | None:
+    return parse_platform_time(_shopify_time(moment)) if moment else None
 
 
 def _shopify_time(moment: datetime) -> str:

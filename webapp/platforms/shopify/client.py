@@ -18,7 +18,8 @@ this module adds what is Shopify's own (shopify.md A2-A4, A7):
   ``PlatformHttp`` (Retry-After, then ``RateLimited``);
 * error bodies ``{"errors": "..."}`` / ``{"errors": {"field": [...]}}`` become typed errors;
 * every page passes ``paging.PageGuard``: a page served again for the next link (a cache in
-  front of the shop) is asked for again and then stops the run (R-REL-2).
+  front of the shop) is asked for again and then stops the run (R-REL-2); so is a page with
+  records that do not answer its filters (a cache ignoring the query: ``belongs``).
 
 The token is sent in a header only; nothing here logs headers, queries or bodies.
 """
@@ -39,7 +40,7 @@ from webapp.platforms.base import (
     ApiNotAvailable, AuthFailed, BadPayload, NotFound, PlatformError, clean_text,
 )
 from webapp.platforms.http import HttpSettings, read_json
-from webapp.platforms.paging import PageGuard
+from webapp.platforms.paging import Belongs, PageGuard
 
 log = logging.getLogger(__name__)
 
@@ -261,19 +262,22 @@ class ShopifyClient:
         return _object(self._get(resource, params))
 
     def pages(self, resource: str, key: str, params: Mapping[str, Any] | None = None, *,
-              page_info: str | None = None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+              page_info: str | None = None,
+              belongs: Belongs | None = None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         """Yield (the page's ``key`` list, the next page's ``page_info`` or None).
 
         The first request sends ``params`` and ``limit``; with ``page_info`` (a resumed run)
         it sends only that and ``limit``, as Shopify requires, so the cursor's own filters
-        apply. After that, only the query of the ``rel="next"`` link is sent.
+        apply. After that, only the query of the ``rel="next"`` link is sent. ``belongs``
+        tells the guard whether a record answers these filters (``paging.PageGuard``).
         """
         query: dict[str, Any] = ({"page_info": page_info, "limit": self.page_size} if page_info
                                  else {**(params or {}), "limit": self.page_size})
         seen: set[str] = set()
         guard = PageGuard(resource, api=f"{self.base}/", settings=self._settings)
         for _ in range(MAX_PAGES):
-            response, items = guard.read(lambda: self._page(resource, key, query), lambda page: page[1])
+            response, items = guard.read(lambda: self._page(resource, key, query), lambda page: page[1],
+                                         belongs=belongs)
             query = link_params(response.headers.get("Link")).get("next") or {}
             cursor = query.get("page_info") or None
             if cursor in seen:

@@ -18,14 +18,17 @@ Orders sharing the boundary second are recognised by id and not returned twice; 
 page shares one second, the next page of the same query is read instead. The checkpoint is
 this cursor as JSON. Every page passes ``paging.PageGuard`` first: a cache serving a page
 again would otherwise look like "a whole page in one second" and move the cursor past orders
-never read (R-REL-2); the boundary second's ids are the guard's ``expected`` re-serves. An ``updated_since`` run makes a second pass over ``status=trash``:
+never read (R-REL-2); the boundary second's ids are the guard's ``expected`` re-serves. A
+cache ignoring the query string would serve an earlier query's answer: the guard also checks
+that each order answers the query (its ``*_gmt`` times at or after the bounds, ids among
+those asked for). An ``updated_since`` run makes a second pass over ``status=trash``:
 WooCommerce's default ``status=any`` leaves trashed orders out, and a trashed order is a
 status change the back office should see.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +37,7 @@ from webapp.platforms.base import (
     ApiNotAvailable, AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform,
     PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time, unwrap_orders,
 )
-from webapp.platforms.paging import PageGuard
+from webapp.platforms.paging import Belongs, PageGuard, among, within
 from webapp.platforms.woocommerce import mapping
 from webapp.platforms.woocommerce.client import API_PATH, PER_PAGE, WooClient
 
@@ -101,6 +104,16 @@ class _Cursor:
     def time_field(self) -> str:
         return "date_modified" if self.by == "modified" else "date_created"
 
+    def belongs(self) -> Belongs:
+        """Whether an order answers this cursor's query (not an earlier query's, from a cache
+        ignoring the query string): at or after its lower bounds, in the trash on that pass."""
+        lower = self.mark or (self.updated_since if self.by == "modified" else self.created_since)
+        in_query = within(_gmt(self.time_field), _utc(lower))
+        created = within(_gmt("date_created"), _utc(self.created_since))
+        any_status = self.status != "trash"
+        return lambda order: (in_query(order) and created(order)
+                              and (any_status or clean_text(order.get("status")) == "trash"))
+
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"per_page": PER_PAGE, "page": self.page, "orderby": self.by,
                                   "order": "asc", "dates_are_gmt": "true"}
@@ -112,6 +125,16 @@ class _Cursor:
         if self.by == "modified" and self.created_since:
             params["after"] = _minus_second(self.created_since)
         return params
+
+
+def _gmt(field: str) -> Callable[[Mapping[str, Any]], datetime | None]:
+    """An order's ``<field>_gmt`` as UTC; None (not judged) without one: the local field
+    would need the store's zone, and a wrong zone setting must not fail the sync."""
+    return lambda order: _utc(order.get(f"{field}_gmt"))
+
+
+def _utc(gmt: Any) -> datetime | None:
+    return parse_platform_time(gmt, "UTC") if gmt else None
 
 
 def _minus_second(gmt: str) -> str:
@@ -214,7 +237,7 @@ class WooCommercePlatform(Platform):
         # same query's next page (a whole page in one second) never does.
         expected = {str(i) for i in cursor.seen} if cursor.page == 1 else set()
         answer = guard.read(lambda: self.client.get_list("orders", cursor.params()),
-                            lambda page: page.data, expected)
+                            lambda page: page.data, expected, belongs=cursor.belongs())
         rows = [row for row in answer.data if isinstance(row, dict)]
         times = [self._row_time(row, cursor) for row in rows]
         fresh = [row for row, moment in zip(rows, times)
@@ -249,6 +272,7 @@ class WooCommercePlatform(Platform):
         """
         wanted = list(dict.fromkeys(i for i in map(clean_text, external_ids) if i.isdigit()))
         rows: list[dict[str, Any]] = []
+        guard = self._guard("orders")
         for status in ("any", "trash"):
             missing = [i for i in wanted if i not in {str(r.get("id")) for r in rows}]
             for start in range(0, len(missing), PER_PAGE):
@@ -256,7 +280,9 @@ class WooCommercePlatform(Platform):
                 params = {"include": ",".join(chunk), "per_page": PER_PAGE}
                 if status != "any":
                     params["status"] = status
-                rows += [r for r in self.client.get_list("orders", params).data if isinstance(r, dict)]
+                answer = guard.read(lambda: self.client.get_list("orders", params),
+                                    lambda page: page.data, belongs=among(chunk))
+                rows += [r for r in answer.data if isinstance(r, dict)]
         return self._map(rows)
 
     def push_status(self, external_id: str, platform_status_id: str) -> None:
