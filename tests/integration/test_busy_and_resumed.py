@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from rq.job import Job, JobStatus
+
 from tests.integration.test_sync_jobs import (
     change_quantity, connect_store, fresh, imported, open_order, work,
 )
@@ -69,3 +71,22 @@ def test_R_REL_2_an_interrupted_import_brings_in_what_changed_on_pages_read_befo
         assert fresh(SyncRun, last).state == RunState.SUCCEEDED
         assert db.session.get(Store, store_id).import_state == ImportState.DONE
         assert Decimal(9) in [item.quantity for item in db.session.get(Order, order_id).items]
+
+
+def test_R_REL_3_a_sync_after_a_run_that_ended_while_its_job_stayed_started_starts_anew(office, redis):
+    """A worker that recorded its run's failure and then lost Redis leaves its job "started" and
+    the store's lock alive (Redis restarted with its keys). The next sync is a new run, not
+    the ended one handed back as if it were still going."""
+    with serving("woocommerce", orders=40) as sim:
+        store_id = imported("woocommerce", sim)
+        first_id = enqueue_sync(fresh(Store, store_id)).id
+        Job.fetch(f"sync-{store_id}", connection=redis_client()).set_status(JobStatus.STARTED)
+        first = fresh(SyncRun, first_id)
+        first.state, first.error = RunState.FAILED, runner.REDIS
+        db.session.commit()
+        redis_client().set(lock_key(store_id), "the dead worker's token", px=1500)
+
+        second_id = enqueue_sync(fresh(Store, store_id)).id
+        assert second_id != first_id
+        work()
+        assert fresh(SyncRun, second_id).state == RunState.SUCCEEDED

@@ -97,8 +97,8 @@ def _enqueue(store: Store, kind: RunKind, job_id: str, func: Callable, *, reuse:
 def _live_run(store: Store, job_id: str) -> SyncRun | None:
     """The run of the job already waiting or running under ``job_id``; None if there is none.
 
-    Any other job under that id (finished, failed, or left "started" by a dead worker) is
-    deleted, so that the new one starts with a clean record.
+    Any other job under that id (finished, failed, left "started" by a dead worker, or whose
+    run has ended) is deleted, so that the new one starts with a clean record.
     """
     try:
         job = Job.fetch(job_id, connection=redis_client())
@@ -107,8 +107,9 @@ def _live_run(store: Store, job_id: str) -> SyncRun | None:
     status = job.get_status(refresh=False)
     running = status == JobStatus.STARTED and store_locked(store.id)
     run = db.session.get(SyncRun, job.kwargs.get("run_id") or 0)
-    if (status in WAITING or running) and run is not None:
-        return run
+    unfinished = run is not None and run.state in (RunState.QUEUED, RunState.RUNNING)
+    if (status in WAITING or running) and unfinished:
+        return run  # a finished run's job left "started" died after recording its end (Redis gone)
     job.delete()
     return None
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from flask import has_app_context
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
@@ -50,6 +51,10 @@ DATABASE = ("The sync stopped because the database was busy or unreachable ({det
             "already imported is lost, and the next sync goes on from there by itself. If this "
             "keeps happening, tell your administrator: another program may hold the database "
             "file locked, or the database server may be down.")
+
+REDIS = ("The sync stopped because the background service Redis could not be reached (it was "
+         "restarted or is down). Nothing already imported is lost; the sync goes on by itself once "
+         "Redis answers. If this keeps happening, tell your administrator.")
 
 PAGE_ATTEMPTS = 3  # a page (or the run's start or end) written at most this often
 RECORD_ATTEMPTS = 8  # the failure's record: longer, as it is what the employee sees
@@ -198,6 +203,9 @@ def _run(store_id: int, run_id: int, ctx: Context, body: Callable[[Context], Non
         return _stopped(run_id)
     except (PlatformError, SecretUnreadable, LockLost) as error:
         return _fail(store_id, run_id, _message(error))
+    except RedisError as error:
+        log.warning("store %s: run %s stopped: Redis: %s", store_id, run_id, error)
+        return _fail(store_id, run_id, REDIS)
     except ValueError as error:  # the importer's "edit the store" (no location, ...)
         log.exception("store %s: run %s stopped", store_id, run_id)
         return _fail(store_id, run_id, str(error))
