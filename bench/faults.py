@@ -564,6 +564,7 @@ def _play(cell: Cell, ctx: CellContext, fault: Fault, trigger: Trigger) -> None:
 def _phase(cell: Cell, ctx: CellContext, fault: Fault, trigger: Trigger, phase: str, enqueue) -> bool:
     """One run with the fault striking mid-run; whether the fault was visible (see the docstring)."""
     if phase == "sync":
+        runs_settled(ctx)  # the shop changes after the import phase's runs, not during them
         make_changes(ctx)
     ctx.touched, ctx.killed_at, ctx.ended_after_kill = set(), None, None
     served = ctx.sim.stats()["faults_served"]
@@ -671,6 +672,23 @@ def judge_visible(cell: Cell, ctx: CellContext, phase: str, run_id: int, state: 
                               + "; ".join(level.notes)[:200])
             return False
         return True
+
+
+def runs_settled(ctx: CellContext) -> None:
+    """Wait (bounded) until no run of the store is queued or running: a job the fault handed to
+    a second worker may still be going, and changes made while it reads are the next run's."""
+    from webapp.extensions import db
+    from webapp.models import RunState, SyncRun
+
+    deadline = time.monotonic() + RUN_WAIT
+    with ctx.bench.app.app_context():
+        while time.monotonic() < deadline:
+            busy = db.session.scalar(db.select(db.func.count(SyncRun.id)).where(
+                SyncRun.store_id == ctx.store_id, SyncRun.state.in_([RunState.RUNNING, RunState.QUEUED])))
+            db.session.remove()
+            if not busy:
+                return
+            time.sleep(0.2)  # polling the runs' state, bounded by the deadline
 
 
 def no_run_left_running(cell: Cell, store_id: int) -> bool:
