@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from e2e.conftest import follow, screenshot, swapped
 from simulators.woocommerce import CONSUMER_KEY, CONSUMER_SECRET
+from tests.integration.test_sync_jobs import change_quantity
 from tests.support.simulators import serving
 from webapp.extensions import db
 from webapp.models import ImportState, Order, Store
@@ -157,3 +158,23 @@ def test_R_ORD_5_without_the_permission_an_imported_order_is_read_only(page, sig
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     refused = page.request.post(f"{base_url}{order_path}/comments", form={"text": "sneaky", "csrf_token": token})
     assert refused.status == 403 and "Can add products without deduction" in refused.text()
+
+
+def test_R_REL_4_a_change_on_the_shop_is_on_record_in_the_feed(page, sign_in, shop, live_app, base_url):
+    """The shop raises a quantity; after the update the feed says what changed, from what to what,
+    and which sync run brought it."""
+    sim, store_id = shop
+    with live_app.app_context():
+        order = db.session.scalars(select(Order).where(Order.store_id == store_id, Order.written_off_at.is_(None))
+                                   .order_by(Order.id.desc())).first()
+        order_id, external_id = order.id, order.external_id
+        db.session.remove()
+    change_quantity("woocommerce", sim, external_id, 7)
+    sign_in()
+    page.goto(f"{base_url}/orders/{order_id}")
+    page.get_by_role("button", name="Update now").click()
+    expect(page.locator("#order")).to_contain_text("Updated from the shop just now", timeout=WORKER_MS)
+    feed = page.locator("#feed")
+    expect(feed).to_contain_text(re.compile(r"Changed on WooCommerce: .* quantity \d+ → 7"))
+    expect(feed).to_contain_text(re.compile(r"sync run \d+"))
+    screenshot(page, "order-changed-on-shop")

@@ -148,3 +148,32 @@ def test_R_CON_7_delete_a_store_after_confirming_and_its_orders_stay(page, sign_
         with swapped(page, "store=integrations"):
             page.get_by_label("Store").select_option("integrations")
         expect(page.locator("#orders-table tbody tr").first).to_be_visible()
+
+
+def test_R_REL_1_connect_a_deleted_stores_shop_again_and_its_orders_are_kept(page, sign_in, worker):
+    """Delete a store, connect the same shop again: step 2 says its orders are already here, and
+    after the import the orders table has each shop order once, under the new store."""
+    with serving("woocommerce", orders=20) as sim:
+        connect_quickly(page, sign_in, worker, sim, "woocommerce", "First time")
+        imported = int(re.search(r"(\d+) imported", page.locator(".facts").inner_text()).group(1))
+        follow(page, page.get_by_role("link", name="Delete"))
+        follow(page, page.get_by_role("button", name="Delete the store"))
+        expect(page.get_by_text("Store First time deleted.")).to_be_visible()
+
+        open_wizard(page, "woocommerce")
+        fill_step_one(page, "woocommerce", "Second time", sim.url, RIGHT["woocommerce"])
+        follow(page, page.get_by_role("button", name="Next"))
+        expect(page.locator("main")).to_contain_text(re.compile(r"\d+ orders? from this shop (is|are) already here"))
+        expect(page.locator("main")).to_contain_text("First time")
+        screenshot(page, "store-reconnect-step2")
+        follow(page, page.get_by_role("button", name="Save and import orders"))
+        expect(page.locator("#progress")).to_contain_text("Import finished", timeout=IMPORT_MS)
+        screenshot(page, "store-reconnected")
+        follow(page, page.get_by_role("link", name="Orders").first)
+        with swapped(page, "store="):
+            page.get_by_label("Store").select_option(label="Second time")
+        rows = page.locator("#orders-table tbody tr")
+        expect(rows.first).to_be_visible()
+        expect(rows).to_have_count(imported)  # each shop order once, none left with the old store
+        expect(page.locator("#orders-table tbody")).not_to_contain_text("First time")
+        screenshot(page, "store-reconnected-orders")
