@@ -25,7 +25,7 @@ from webapp.platforms.http import HttpSettings, PlatformHttp
 
 LOGIN, PASSWORD = "api-manager", "Pa55-w0rd-not-for-logs"
 KYIV = ZoneInfo("Europe/Kyiv")
-FAST = HttpSettings(connect_timeout=1.0, read_timeout=0.5, attempts=3, backoff=0.02, max_backoff=0.1,
+FAST = HttpSettings(connect_timeout=1.0, read_timeout=2.5, attempts=3, backoff=0.02, max_backoff=0.1,
                     max_retry_wait=2.0, short_retry_after=1.5, max_budget_wait=3.0)
 
 
@@ -51,7 +51,7 @@ def shared_shop():
     # One shop for the module: each simulator costs half a second to shut down. Tests that
     # change data add or use their own orders, so they do not depend on one another.
     with shop_sim() as running:
-        running.app.extensions["sim_state"].timeout_seconds = 1.0  # a "timeout" fault sleeps this long
+        running.app.extensions["sim_state"].timeout_seconds = 3.0  # a "timeout" fault sleeps this long (> FAST.read_timeout)
         yield running
 
 

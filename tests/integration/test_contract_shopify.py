@@ -31,7 +31,7 @@ from webapp.platforms.shopify import ShopifyPlatform, mapping
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "shpat_contract_5ecret_never_logged"
 VERSION = "2026-07"
-FAST = HttpSettings(connect_timeout=1.0, read_timeout=0.5, backoff=0.02, max_backoff=0.1,
+FAST = HttpSettings(connect_timeout=1.0, read_timeout=2.5, backoff=0.02, max_backoff=0.1,
                     max_retry_wait=3.0, short_retry_after=2.0, max_budget_wait=10.0)
 UTC = timezone.utc
 
@@ -80,7 +80,7 @@ def big():
 @pytest.fixture(scope="module")
 def shared_small():
     with serving("shopify", orders=60, seed=3, token=TOKEN) as sim:
-        sim.app.extensions["sim_state"].timeout_seconds = 1.0  # > FAST.read_timeout
+        sim.app.extensions["sim_state"].timeout_seconds = 3.0  # > FAST.read_timeout
         yield sim
 
 

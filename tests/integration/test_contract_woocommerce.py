@@ -31,7 +31,7 @@ from webapp.platforms.woocommerce.client import WooClient, error_for
 
 UTC = timezone.utc
 ORDERS = "/wp-json/wc/v3/orders"
-FAST = HttpSettings(connect_timeout=1.0, read_timeout=0.5, attempts=3, backoff=0.02, max_backoff=0.1,
+FAST = HttpSettings(connect_timeout=1.0, read_timeout=2.5, attempts=3, backoff=0.02, max_backoff=0.1,
                     max_retry_wait=2.0, short_retry_after=1.5, max_budget_wait=3.0)
 
 
@@ -59,7 +59,7 @@ def shared_shop():
     # One shop for the module (each simulator costs half a second to shut down). Tests that
     # change data use orders they add themselves.
     with woo_sim() as running:
-        running.app.extensions["sim_state"].timeout_seconds = 1.0  # a "timeout" fault sleeps this long
+        running.app.extensions["sim_state"].timeout_seconds = 3.0  # a "timeout" fault sleeps this long (> FAST.read_timeout)
         yield running
 
 
