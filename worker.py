@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
@@ -29,13 +30,19 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 10.0  # seconds between looks for Redis, doubling
 
 
+STOPPING = threading.Event()  # set once the process is asked to stop: never wait for Redis then
+
+
 class SteadyWorker(Worker):
     """An RQ worker that remembers whether it was asked to stop (SIGTERM, Ctrl-C)."""
 
-    stop_asked = False
-
     def handle_warm_shutdown_request(self):
-        self.stop_asked = True
+        STOPPING.set()
+        if not redis_answers(self.connection):
+            # RQ's warm shutdown needs Redis (its own loop retries it forever): with Redis gone,
+            # e.g. the launcher and its Redis killed outright, a stop request means now.
+            log.warning("worker: asked to stop while Redis is away; stopping now")
+            raise SystemExit(0)
         super().handle_warm_shutdown_request()
 
 
@@ -47,7 +54,7 @@ def work(burst: bool = False) -> None:
             # RQ's scheduler puts retried jobs (a status push the shop did not answer) back on
             # their queue when their wait is over; without it they would wait forever.
             worker.work(burst=burst, with_scheduler=True)
-            return burst or worker.stop_asked
+            return burst or STOPPING.is_set()
 
         keep_going("worker", run_once, redis_client())
 
@@ -75,8 +82,24 @@ def keep_going(name: str, run_once: Callable[[], bool], redis: Redis) -> None:
                 return
             log.warning("%s: RQ stopped without being asked to; starting it again", name)
         except REDIS_DOWN as error:
+            if STOPPING.is_set():  # asked to stop, and Redis went with it (the launcher killed)
+                log.warning("%s: Redis went away while stopping (%s); stopped", name, error)
+                return
             log.warning("%s: Redis went away (%s); waiting for it to come back", name, error)
         wait_for_redis(name, redis)
+
+
+def redis_answers(redis: Redis) -> bool:
+    """One quick PING on a connection of its own (the worker's may be stuck in a retry)."""
+    pool = redis.connection_pool
+    probe = Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **{
+        **pool.connection_kwargs, "socket_connect_timeout": 1, "socket_timeout": 1}))
+    try:
+        return bool(probe.ping())
+    except REDIS_DOWN:
+        return False
+    finally:
+        probe.close()
 
 
 def wait_for_redis(name: str, redis: Redis) -> None:

@@ -116,6 +116,14 @@ def test_make_run_serves_the_demo_and_stops_everything_on_ctrl_c(launcher):
     assert "Stopped." in output
     assert not listening(launcher.port)
     assert not listening(int(redis_port))
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for init to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)
 
 
@@ -160,3 +168,7 @@ def test_killing_the_launcher_outright_takes_its_children_with_it(launcher):
         time.sleep(0.2)
     assert not listening(launcher.port)
     assert not listening(int(redis_port))
+    # The worker too, though its Redis went first: it must not wait for Redis forever (seen).
+    while time.monotonic() < deadline and any(map(alive, children)):
+        time.sleep(0.2)
+    assert [pid for pid in children if alive(pid)] == []
