@@ -135,11 +135,6 @@ class Context:
         again_if_transient(attempt, attempts=PAGE_ATTEMPTS, what=f"store {self.store_id}: page")
         self._committed()
 
-    def commit(self) -> None:
-        self.lock.check()
-        db.session.commit()
-        self._committed()
-
     def _committed(self) -> None:
         if self.progress:
             self.progress(self.run)
