@@ -68,6 +68,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+# R-SEC-1: the simulated shops live on loopback; this process and the workers it starts
+# (they inherit the environment) must be allowed to reach them.
+os.environ["ALLOW_PRIVATE_SHOP_ADDRESSES"] = "1"
 
 from faultproxy import FaultProxy  # noqa: E402
 from tests.integration.test_importer import SELECTED  # noqa: E402

@@ -15,6 +15,7 @@ its own (never the one at REDIS_URL or on 6379: the bench flushes its Redis).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+os.environ["ALLOW_PRIVATE_SHOP_ADDRESSES"] = "1"  # R-SEC-1: the simulated shops live on loopback
 
 import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402

@@ -4,8 +4,7 @@
 2. start one platform simulator per platform (demo shops on free loopback ports, with
    credentials made up for this run) and wait until each answers,
 3. apply the database migrations, seed the demo data and connect a demo store to each
-   simulator (``flask stores demo``, told where they are by ORDERDOCK_DEMO_* variables),
-   which queues their initial imports,
+   simulator (``flask stores demo``), which queues their initial imports,
 4. start the web server, the RQ worker and the RQ scheduler as child processes,
 5. once the web port answers HTTP, print the URL, the demo login and each demo shop's control
    page (``/_sim/``), where a change to the shop shows in Orderdock after the next sync.
@@ -17,6 +16,12 @@ seconds) and then the Redis it started. If a child dies on its own once the prod
 which and with what exit code and starts it again, after a pause that doubles while it keeps
 dying (RESTART_FIRST up to RESTART_LONGEST); the rest keep running. A child that dies during
 the start-up stops everything: that is a setup problem, and the message says which.
+
+R-SEC-6: the demo shops' credentials reach each simulator and `flask stores demo` on stdin,
+as JSON, never as arguments or environment variables: no process list shows them, and the web
+server, the worker and the scheduler never hold them (they read the stored, encrypted ones).
+The children run with ALLOW_PRIVATE_SHOP_ADDRESSES=1, as the demo shops are on loopback
+(R-SEC-1).
 
 Run it with the virtualenv's Python (``.venv/bin/python scripts/run.py``); settings come
 from the environment (PORT, REDIS_URL, DATABASE_URL, INSTANCE_PATH, ...).
@@ -54,21 +59,24 @@ DEMO_ORDERS = 150  # per demo shop, over its last 90 days
 SIM_SUFFIX = "-sim"
 
 
-def process_specs(port: int, simulators: dict[str, dict] | None = None) -> list[tuple[str, list[str]]]:
-    """The long-running processes of the product: (name, argv). Add a process with one line.
+def process_specs(port: int, simulators: dict[str, dict] | None = None) -> list[tuple[str, list[str], str | None]]:
+    """The long-running processes of the product: (name, argv, stdin text or None). Add a process
+    with one line.
 
     ``simulators`` (from ``demo_simulators``) adds one demo shop per platform, named
-    ``<platform>-sim``; they are started first, as the demo stores are connected to them.
+    ``<platform>-sim``, its options (credentials) on stdin; they are started first, as the demo
+    stores are connected to them.
     """
     return [
         # Gunicorn rather than Flask's development server: the server a VPS runs, threaded,
         # and a clean graceful stop on SIGTERM.
         ("web", [PY, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
                  "--threads", "4", "--graceful-timeout", "5", "--access-logfile", "-", "--no-control-socket",
-                 "webapp:create_app()"]),
-        ("worker", [PY, "worker.py", "work"]),
-        ("scheduler", [PY, "worker.py", "schedule"]),
-        *((platform + SIM_SUFFIX, simulator_argv(platform, sim)) for platform, sim in (simulators or {}).items()),
+                 "webapp:create_app()"], None),
+        ("worker", [PY, "worker.py", "work"], None),
+        ("scheduler", [PY, "worker.py", "schedule"], None),
+        *((platform + SIM_SUFFIX, simulator_argv(platform, sim), json.dumps(sim["options"]))
+          for platform, sim in (simulators or {}).items()),
     ]
 
 
@@ -87,26 +95,23 @@ def demo_simulators() -> dict[str, dict]:
 
 
 def simulator_argv(platform: str, sim: dict) -> list[str]:
-    argv = [PY, "-m", "simulators", platform, "--port", str(sim["port"]), "--orders", str(DEMO_ORDERS)]
-    for key, value in sim["options"].items():
-        argv += ["--option", f"{key}={value}"]
-    return argv
+    """No option here: they hold the shop's credentials, and come on stdin."""
+    return [PY, "-m", "simulators", platform, "--port", str(sim["port"]), "--orders", str(DEMO_ORDERS),
+            "--options-from-stdin"]
 
 
-def demo_store_env(simulators: dict[str, dict]) -> dict[str, str]:
-    """What `flask stores demo` reads: each simulator's URL and how to sign in to it."""
-    env = {}
+def demo_shops(simulators: dict[str, dict]) -> str:
+    """What `flask stores demo` reads on stdin: each simulator's URL and how to sign in to it."""
+    shops = {}
     for platform, sim in simulators.items():
         opts = sim["options"]
         credentials = {"cartum": {"login": opts.get("login"), "password": opts.get("password")},
                        "shopify": {"access_token": opts.get("token")},
                        "woocommerce": {"consumer_key": opts.get("consumer_key"),
                                        "consumer_secret": opts.get("consumer_secret")}}[platform]
-        settings = {"credentials": credentials, "timezone": opts.get("timezone", ""),
-                    "language": "en" if platform == "cartum" else ""}
-        env[f"ORDERDOCK_DEMO_{platform.upper()}_URL"] = sim_url(sim)
-        env[f"ORDERDOCK_DEMO_{platform.upper()}_SETTINGS"] = json.dumps(settings)
-    return env
+        shops[platform] = {"url": sim_url(sim), "credentials": credentials, "timezone": opts.get("timezone", ""),
+                           "language": "en" if platform == "cartum" else ""}
+    return json.dumps(shops)
 
 
 def sim_url(sim: dict) -> str:
@@ -148,6 +153,7 @@ def say(line: str) -> None:
 class Child:
     name: str
     argv: list[str]
+    stdin: str | None = field(default=None, repr=False)  # written to it at each start, then closed
     proc: subprocess.Popen | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
     started_at: float = 0.0
@@ -160,12 +166,18 @@ class Child:
         # then asks for the parent-death signal itself, in a fresh process, before its exec.
         argv = self.argv if preexec else [PY, str(Path(__file__).resolve()), DIE_WITH, str(os.getpid()), *self.argv]
         self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL if self.stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
             start_new_session=True,  # own process group: the terminal's Ctrl-C is ours to relay
             preexec_fn=preexec,  # and SIGTERM if the launcher itself is killed hard
         )
         self.started_at = time.monotonic()
+        if self.stdin is not None:  # a few hundred bytes: the pipe's buffer takes them at once
+            try:
+                self.proc.stdin.write(self.stdin)
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass  # died at once; the launcher notices and says so
 
     def relay_output(self, width: int) -> None:
         """Print the child's lines prefixed with its name, from a thread of its own."""
@@ -225,9 +237,9 @@ def terminate_again(child: Child) -> None:
         pass
 
 
-def setup_command(args: list[str], env: dict, what: str) -> str:
-    """Run a flask CLI step to completion; its stdout, or SetupFailed."""
-    result = subprocess.run([*FLASK, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+def setup_command(args: list[str], env: dict, what: str, stdin: str = "") -> str:
+    """Run a flask CLI step to completion, ``stdin`` on its stdin; its stdout, or SetupFailed."""
+    result = subprocess.run([*FLASK, *args], cwd=ROOT, env=env, input=stdin, stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:
         sys.stdout.write(result.stdout)
         raise SetupFailed(f"{what} failed ({describe_exit(result.returncode)}): flask --app webapp {' '.join(args)}")
@@ -276,8 +288,8 @@ def start(children: list[Child], simulators: dict[str, dict], env: dict) -> tupl
     setup_command(["db", "upgrade"], env, "Applying the migrations")
     say("Seeding the demo data...")
     login, password = seed_demo(env)
-    env.update(demo_store_env(simulators))
-    for line in setup_command(["stores", "demo"], env, "Connecting the demo stores").splitlines():
+    for line in setup_command(["stores", "demo"], env, "Connecting the demo stores",
+                              stdin=demo_shops(simulators)).splitlines():
         say(line)
     for child in children:  # every other child before the first relay thread
         if child.proc is None:
@@ -346,10 +358,11 @@ def main() -> int:
             raise SetupFailed(f"Port {port} is already in use; choose another one, e.g. `PORT={port + 1} make run`.")
         instance = ROOT / os.environ.get("INSTANCE_PATH", "instance")  # children run in ROOT too
         redis = ensure_redis(os.environ.get("REDIS_URL"), instance, log=say)
-        env = {**os.environ, "REDIS_URL": redis.url, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "REDIS_URL": redis.url, "PYTHONUNBUFFERED": "1",
+               "ALLOW_PRIVATE_SHOP_ADDRESSES": "1"}  # R-SEC-1: the demo shops are on loopback
         say(f"Redis: {redis.url}" + (" (started for this run)" if redis.started else ""))
         simulators = demo_simulators()
-        children = [Child(name, argv) for name, argv in process_specs(port, simulators)]
+        children = [Child(name, argv, stdin) for name, argv, stdin in process_specs(port, simulators)]
         login, password = start(children, simulators, env)
         url = f"http://127.0.0.1:{port}/"
         wait_for_http(url, children)

@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp import config as settings
+from webapp import converters
 from webapp.extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -16,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     conf = settings.load(overrides)
     app = Flask(__name__, instance_path=conf["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(conf)
+    converters.register(app)  # R-SEC-5: every <int:…> route takes only ids a row can have
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -23,11 +25,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     _init_login(app)
 
-    from webapp import cli, templating
+    from webapp import cli, ratelimit, templating
+    from webapp import security_headers
     from webapp.views import register_blueprints
 
     templating.init_app(app)
+    security_headers.init_app(app)  # R-SEC-4: CSP, no framing, nosniff, referrer policy, HSTS
     register_blueprints(app)
+    ratelimit.init_app(app)
     cli.init_app(app)
     return app
 
@@ -41,5 +46,5 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_employee(employee_id: str):
-        return db.session.get(Employee, int(employee_id))
+    def load_employee(session_id: str):
+        return Employee.for_session(session_id)  # R-SEC-2: an ended session names nobody

@@ -1,4 +1,5 @@
-"""Operator commands under `flask`: demo data, accounts, and platform payload previews."""
+"""Operator commands under `flask`: demo data, accounts, platform payload previews, stores and
+encryption keys."""
 from __future__ import annotations
 
 import click
@@ -10,12 +11,14 @@ from webapp.extensions import db
 
 def init_app(app: Flask) -> None:
     from webapp.platforms.cli import platforms
+    from webapp.secrets_cli import secrets_group
     from webapp.stores_cli import stores
 
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(platforms)
     app.cli.add_command(stores)
+    app.cli.add_command(secrets_group)
 
 
 @click.command("seed-demo")

@@ -10,6 +10,8 @@ import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = ROOT / "instance"
 
@@ -45,6 +47,13 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _rate_limit(name: str, value: str) -> None:
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be limits such as '10 per minute;30 per hour', not {value!r}.") from None
+
+
 def load(overrides: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment, then apply ``overrides`` (tests)."""
     overrides = dict(overrides or {})
@@ -62,12 +71,25 @@ def load(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
-        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # R-SEC-3: failed sign-ins allowed per login and per address, in Flask-Limiter's notation.
+        "SIGN_IN_LIMIT_PER_LOGIN": env("SIGN_IN_LIMIT_PER_LOGIN", "10 per minute;30 per hour"),
+        "SIGN_IN_LIMIT_PER_ADDRESS": env("SIGN_IN_LIMIT_PER_ADDRESS", "30 per minute;300 per hour"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         # Seconds a SQLite writer waits for another's lock before "database is locked".
         "DATABASE_BUSY_TIMEOUT": float(env("DATABASE_BUSY_TIMEOUT", "5")),
+        # R-SEC-1: shops on loopback and private addresses, and Cartum/Shopify over plain http,
+        # only for the demo's and the tests' simulators (webapp/platforms/addresses.py).
+        "ALLOW_PRIVATE_SHOP_ADDRESSES": env("ALLOW_PRIVATE_SHOP_ADDRESSES", "0").strip() == "1",
+        # R-SEC-6: keys of the stored shop credentials, newest first (webapp/secrets.py); with
+        # neither variable set, the key file holds them.
+        "ENCRYPTION_KEYS": env("ORDERDOCK_ENCRYPTION_KEYS") or env("ORDERDOCK_ENCRYPTION_KEY") or "",
+        "ENCRYPTION_KEY_FILE": env("ORDERDOCK_ENCRYPTION_KEY_FILE") or str(instance / "encryption_key"),
     }
     config.update(overrides)
+    for flag in ("SECURE", "HTTPONLY", "SAMESITE"):  # R-SEC-2: "keep me signed in" as guarded as the session
+        config.setdefault(f"REMEMBER_COOKIE_{flag}", config[f"SESSION_COOKIE_{flag}"])
+    for name in ("SIGN_IN_LIMIT_PER_LOGIN", "SIGN_IN_LIMIT_PER_ADDRESS"):
+        _rate_limit(name, config[name])
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(instance)
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])

@@ -1,17 +1,18 @@
 """Demo stores for `make run`: one store per platform, connected to the simulator the launcher
 started, so that a newcomer sees imported orders within a minute.
 
-The launcher (scripts/run.py) says where each simulator listens and how to sign in to it:
-``ORDERDOCK_DEMO_<PLATFORM>_URL`` and ``ORDERDOCK_DEMO_<PLATFORM>_SETTINGS``, a JSON object
-``{"credentials": {...}, "timezone": "...", "language": "..."}``; the product itself knows
-nothing of the simulators. Idempotent: a second run updates the same stores (new ports),
-and enqueues the initial import (after the commit) of each store not imported yet.
+The launcher (scripts/run.py) says where each simulator listens and how to sign in to it in a
+JSON object on the stdin of `flask stores demo`, ``{"<platform>": {"url": "...", "credentials":
+{...}, "timezone": "...", "language": "..."}}``: never in arguments or environment variables,
+where any process list or child process would show the credentials (R-SEC-6). The product
+itself knows nothing of the simulators. Idempotent: a second run updates the same stores (new
+ports, new credentials), and enqueues the initial import (after the commit) of each store not
+imported yet.
 """
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy import select
 
@@ -28,12 +29,28 @@ DEMO = {  # platform: (store name, location); the demo data's locations (webapp/
 ORDER_TYPE = "Online order"
 
 
-def seed_demo_stores() -> Iterator[str]:
+class DemoShopsInvalid(ValueError):
+    """The demo shops' description is not what the launcher sends; the message says what is wrong."""
+
+
+def read_demo_shops(text: str) -> dict[str, dict]:
+    """The launcher's JSON object, checked; its values are never part of a message."""
+    try:
+        shops = json.loads(text or "{}")
+    except ValueError:
+        raise DemoShopsInvalid("The demo shops on stdin are not JSON; scripts/run.py sends "
+                               '{"<platform>": {"url": ..., "credentials": {...}}}.') from None
+    if not isinstance(shops, dict) or not all(isinstance(shop, dict) for shop in shops.values()):
+        raise DemoShopsInvalid("The demo shops on stdin must be a JSON object of one object per platform.")
+    return shops
+
+
+def seed_demo_stores(shops: Mapping[str, dict]) -> Iterator[str]:
     """Connect (or update) the demo store of every simulator announced; a line per store."""
     from webapp.sync.enqueue import enqueue_initial_import
 
     for platform in PLATFORMS:
-        spec = _spec(platform)
+        spec = _spec(platform, shops.get(platform))
         if spec is None:
             continue
         store = db.session.scalar(select(Store).filter_by(name=spec.name, deleted_at=None))
@@ -50,12 +67,10 @@ def seed_demo_stores() -> Iterator[str]:
         yield f"{spec.name} ({PLATFORMS[platform].title}) connected to {store.url}."
 
 
-def _spec(platform: str) -> StoreSpec | None:
-    url = os.environ.get(f"ORDERDOCK_DEMO_{platform.upper()}_URL")
-    if not url or platform not in DEMO:
+def _spec(platform: str, shop: dict | None) -> StoreSpec | None:
+    if not shop or not shop.get("url") or platform not in DEMO:
         return None
-    settings = json.loads(os.environ.get(f"ORDERDOCK_DEMO_{platform.upper()}_SETTINGS") or "{}")
     name, location = DEMO[platform]
-    return StoreSpec(platform=platform, name=name, url=url, location=location, order_type=ORDER_TYPE,
-                     credentials=settings.get("credentials", {}), guess_statuses=True,
-                     language=settings.get("language", ""), timezone=settings.get("timezone", ""))
+    return StoreSpec(platform=platform, name=name, url=shop["url"], location=location, order_type=ORDER_TYPE,
+                     credentials=shop.get("credentials", {}), guess_statuses=True,
+                     language=shop.get("language", ""), timezone=shop.get("timezone", ""))

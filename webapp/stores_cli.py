@@ -3,16 +3,20 @@ operators (the settings pages do the same for employees).
 
 ``connect`` is the one place a store's fields are checked and its credentials verified live
 through the adapter's ``verify()`` (R-CON-4); the demo stores use it too. Secrets are never
-echoed: errors name the field, and platform messages never contain credentials.
+echoed: errors name the field, and platform messages never contain credentials. Nor are they
+arguments (R-SEC-6): ``add`` asks for them or reads them from stdin or the environment
+(webapp/credential_input.py), and ``demo`` reads the demo shops from stdin.
 """
 from __future__ import annotations
 
 import itertools
+import sys
 from dataclasses import dataclass, field
 
 import click
 from sqlalchemy import select
 
+from webapp.credential_input import gather, refuse_secrets_in_argv
 from webapp.extensions import db
 from webapp.models import ImportState, Location, OrderType, RunState, Status, Store, SyncRun
 from webapp.platforms import PLATFORMS
@@ -161,18 +165,30 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--location", required=True, help="Location the imported orders go to.")
 @click.option("--order-type", required=True, help="Order type of the imported orders.")
 @click.option("--credential", "credentials", multiple=True, metavar="KEY=VALUE",
-              help="e.g. login=manager and password=... (Cartum), access_token=... (Shopify), "
-                   "consumer_key=... and consumer_secret=... (WooCommerce).")
+              help="A non-secret field: login=... (Cartum), client_id=... (Shopify), consumer_key=... "
+                   "(WooCommerce). Secret ones (password, access_token, client_secret, consumer_secret) are "
+                   "refused here: they are asked for, hidden, or come from the two options below.")
+@click.option("--credentials-from-stdin", "from_stdin", is_flag=True,
+              help="Read credentials from stdin: KEY=VALUE lines or a JSON object.")
+@click.option("--credential-env", "credential_env", multiple=True, metavar="KEY=VARIABLE",
+              help="Take a credential from an environment variable, e.g. password=SHOP_PASSWORD.")
 @click.option("--map", "mappings", multiple=True, metavar="PLATFORM_STATUS=OUR_STATUS",
               help="Status mapping, platform status id or name = our status name.")
 @click.option("--guess-statuses", is_flag=True, help="Map the statuses not given with --map by their names.")
 @click.option("--identify-by", default="", help="Product matching field (default: the platform's first).")
 @click.option("--language", default="", help="Cartum: language of product names, e.g. en.")
 @click.option("--timezone", default="", help="The shop's IANA time zone (default: the back office's).")
-def add(platform, name, url, location, order_type, credentials, mappings, guess_statuses, identify_by,
-        language, timezone) -> None:
-    """Connect a store after checking its credentials live; its import starts with the next tick."""
-    spec = StoreSpec(platform, name, url, location, order_type, _pairs(credentials, "credential"),
+def add(platform, name, url, location, order_type, credentials, from_stdin, credential_env, mappings,
+        guess_statuses, identify_by, language, timezone) -> None:
+    """Connect a store after checking its credentials live; its import starts with the next tick.
+
+    A secret credential is never an argument, which the process list and the shell history
+    would show: it is asked for, or read from stdin or a named environment variable."""
+    rules = PLATFORMS[platform].RULES
+    given = _pairs(credentials, "credential")
+    refuse_secrets_in_argv(rules, given)  # before anything is sent or saved
+    found = gather(rules, given, _pairs(credential_env, "credential-env"), from_stdin)
+    spec = StoreSpec(platform, name, url, location, order_type, found,
                      _pairs(mappings, "map"), guess_statuses, identify_by, language, timezone)
     try:
         note = reconnect_note(platform, _url(url))
@@ -234,9 +250,17 @@ def _report(run_id: int | None) -> None:
 
 @stores.command("demo")
 def demo() -> None:
-    """Connect the demo stores to the simulators `make run` started (ORDERDOCK_DEMO_* variables)."""
-    from webapp.demo_stores import seed_demo_stores
+    """Connect the demo stores to the simulators `make run` started, described by a JSON object on
+    stdin (webapp/demo_stores.py), never by arguments or variables: it holds their credentials."""
+    from webapp.demo_stores import DemoShopsInvalid, read_demo_shops, seed_demo_stores
 
-    for line in seed_demo_stores():
+    stdin = sys.stdin
+    if stdin.isatty():
+        raise click.UsageError("Pipe the demo shops in as JSON on stdin, as `make run` (scripts/run.py) does.")
+    try:
+        shops = read_demo_shops(stdin.read())
+    except DemoShopsInvalid as error:
+        raise click.ClickException(str(error)) from None
+    for line in seed_demo_stores(shops):
         click.echo(line)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, request
 from markupsafe import Markup, escape
 
-from webapp import phones
+from webapp import phones, status_colors
 
 HTMX_VERSION = "2.0.11"
 HTMX_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
@@ -33,21 +33,10 @@ def local_time(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
 
 
-def text_color(background: str) -> str:
-    """Black or white, whichever reads better on the status colour."""
-    try:
-        red, green, blue = (int(background.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
-    except ValueError:
-        return "#fff"
-    return "#111" if (red * 299 + green * 587 + blue * 114) / 1000 > 150 else "#fff"
-
-
 def status_badge(status) -> Markup:
-    color = status.color
-    return Markup(
-        f'<span class="badge" style="background:{escape(color)};color:{text_color(color)}">'
-        f"{escape(status.name)}</span>"
-    )
+    """The status's name on its own colour: a class that /status-colors.css colours (R-SEC-4
+    allows no inline style)."""
+    return Markup(f'<span class="badge {status_colors.badge_class(status.id)}">{escape(status.name)}</span>')
 
 
 def url_with(**changes) -> str:
@@ -68,6 +57,7 @@ def phone(client) -> str:
 
 
 def init_app(app: Flask) -> None:
+    status_colors.init_app(app)
     app.jinja_env.filters.update(money=money, quantity=quantity, local_time=local_time, phone=phone)
     app.jinja_env.globals.update(
         status_badge=status_badge, url_with=url_with, HTMX_URL=HTMX_URL, HTMX_SRI=HTMX_SRI,

@@ -38,23 +38,22 @@ SETTINGS = {
 }
 
 
-def demo_env(monkeypatch, sims: dict) -> None:
-    for platform, sim in sims.items():
-        monkeypatch.setenv(f"ORDERDOCK_DEMO_{platform.upper()}_URL", sim.url)
-        monkeypatch.setenv(f"ORDERDOCK_DEMO_{platform.upper()}_SETTINGS", json.dumps(SETTINGS[platform]))
+def demo_shops(sims: dict) -> str:
+    """What the launcher sends `flask stores demo` on stdin (R-SEC-6: not in its environment)."""
+    return json.dumps({platform: {"url": sim.url, **SETTINGS[platform]} for platform, sim in sims.items()})
 
 
-def test_R_CON_6_demo_stores_connect_to_the_simulators_once_and_import_their_orders(app, redis, monkeypatch):
+def test_R_CON_6_demo_stores_connect_to_the_simulators_once_and_import_their_orders(app, redis):
     runner = app.test_cli_runner()
     seeded = runner.invoke(args=["seed-demo", "--print-login"])
     assert seeded.exit_code == 0 and re.fullmatch(r"LOGIN admin \S+", seeded.output.splitlines()[-1])
     with serving("cartum", orders=60) as cartum, serving("shopify", orders=60) as shopify, \
             serving("woocommerce", orders=60) as woocommerce:
-        demo_env(monkeypatch, {"cartum": cartum, "shopify": shopify, "woocommerce": woocommerce})
-        first = runner.invoke(args=["stores", "demo"])
+        shops = demo_shops({"cartum": cartum, "shopify": shopify, "woocommerce": woocommerce})
+        first = runner.invoke(args=["stores", "demo"], input=shops)
         assert first.exit_code == 0 and first.output.count(" connected to ") == 3, first.output
         jobs = sorted(queue("sync").job_ids)
-        second = runner.invoke(args=["stores", "demo"])  # a second `make run` before the worker ran
+        second = runner.invoke(args=["stores", "demo"], input=shops)  # a second `make run` before the worker ran
         assert second.exit_code == 0 and sorted(queue("sync").job_ids) == jobs and len(jobs) == 3
 
         db.session.remove()

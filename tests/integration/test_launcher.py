@@ -2,12 +2,14 @@
 scheduler, and a clean stop. Runs on a temporary instance directory and free ports."""
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,8 +18,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.fernet import Fernet, MultiFernet
 
-from tests.support.processes import children_of
+from tests.support.processes import children_of, descendants
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = re.compile(r"Sign in at (http://127\.0\.0\.1:\d+/) as (\S+) / (\S+)")
@@ -38,14 +41,41 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+KEY_SETTINGS = ("ORDERDOCK_ENCRYPTION_KEYS", "ORDERDOCK_ENCRYPTION_KEY", "ORDERDOCK_ENCRYPTION_KEY_FILE")
+
+
+def demo_credentials(instance: Path) -> set[str]:
+    """The demo shops' credentials as the demo stores saved them: read from the database and
+    opened with the key file (the launcher runs without key settings), logins left out."""
+    keys = MultiFernet([Fernet(line) for line in (instance / "encryption_key").read_text().split()])
+    with sqlite3.connect(f"file:{instance / 'orderdock.db'}?mode=ro", uri=True, timeout=5) as conn:
+        tokens = [row[0] for row in conn.execute("SELECT credentials_encrypted FROM stores")]
+    found = {value for token in tokens for name, value in json.loads(keys.decrypt(token.encode())).items()
+             if name != "login" and value}
+    assert len(found) >= 3, "every demo store has a credential"
+    return found
+
+
+def process_text(pid: int) -> dict[str, bytes]:
+    """A process's command line and environment as Linux shows them to its own user."""
+    texts = {}
+    for part in ("cmdline", "environ"):
+        try:
+            texts[part] = Path(f"/proc/{pid}/{part}").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # gone meanwhile
+    return texts
+
+
 
 
 
 class Launcher:
     def __init__(self, tmp_path: Path):
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
-        env.update(PORT=str(self.port), INSTANCE_PATH=str(tmp_path / "instance"),
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", *KEY_SETTINGS}}
+        self.instance = tmp_path / "instance"
+        env.update(PORT=str(self.port), INSTANCE_PATH=str(self.instance),
                    REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # nothing there: it starts its own
         self.proc = subprocess.Popen([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -96,12 +126,22 @@ def launcher(tmp_path):
     started.stop()
 
 
-def test_make_run_serves_the_demo_and_stops_everything_on_ctrl_c(launcher):
+def test_R_SEC_6_make_run_serves_the_demo_with_no_shop_secret_in_any_argv_or_env_and_stops_on_ctrl_c(launcher):
+    """`make run` end to end. R-SEC-6: no process it started (children, gunicorn workers, RQ's
+    work horse) carries a demo shop's credential in its command line or its environment, the
+    shops themselves included; they get theirs on stdin."""
     redis_url, redis_port = launcher.wait_for(REDIS_LINE).groups()
     url, login, password = launcher.wait_for(BANNER).groups()
     assert url == f"http://127.0.0.1:{launcher.port}/"
     children = children_of(launcher.proc.pid)
     assert len(children) == 7  # its own Redis, web, worker, scheduler, three demo shops
+    secrets = demo_credentials(launcher.instance)
+    tree = [launcher.proc.pid, *descendants(launcher.proc.pid, depth=4)]
+    leaks = {(pid, part) for pid in tree for part, text in process_text(pid).items()
+             for secret in secrets if secret.encode() in text}
+    assert leaks == set(), "demo shop credentials in (pid, cmdline/environ)"
+    web = next(pid for pid in children if b"gunicorn" in process_text(pid).get("cmdline", b""))
+    assert b"ALLOW_PRIVATE_SHOP_ADDRESSES=1\x00" in process_text(web)["environ"]  # the demo shops are on loopback
 
     session = requests.Session()
     page = session.get(url + "login", timeout=10).text

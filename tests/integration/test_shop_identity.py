@@ -103,13 +103,13 @@ def test_R_REL_1_flask_stores_add_says_what_it_keeps_and_refuses_a_second_live_s
         delete(client, live_store().id)
         args = ["stores", "add", "--platform", "cartum", "--name", "Cartum again", "--url", sim.url,
                 "--location", office.main.name, "--order-type", office.repair.name, "--guess-statuses",
-                "--credential", "login=manager", "--credential", "password=cartum-demo"]
-        added = runner.invoke(args=args)
+                "--credential", "login=manager", "--credentials-from-stdin"]
+        added = runner.invoke(args=args, input="password=cartum-demo\n")  # R-SEC-6: not in argv
         assert added.exit_code == 0, added.output
         assert f"{imported} orders from this shop are already here" in added.output
         store_id = live_store().id
         assert count(Order, Order.store_id == store_id) == imported
-        again = runner.invoke(args=[*args[:5], "Cartum thrice", *args[6:]])
+        again = runner.invoke(args=[*args[:5], "Cartum thrice", *args[6:]], input="password=cartum-demo\n")
     assert again.exit_code != 0 and 'connected already as the store "Cartum again"' in again.output
     assert count(Store, Store.deleted_at.is_(None)) == 1
 

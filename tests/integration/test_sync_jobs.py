@@ -491,11 +491,11 @@ def test_R_CON_4_flask_stores_add_list_and_sync_in_the_foreground(app, office, r
         base = ["stores", "add", "--platform", "cartum", "--name", "CLI shop", "--url", sim.url,
                 "--location", "Main workshop", "--order-type", "Online order", "--credential", "login=manager",
                 "--map", "3=Closed", "--guess-statuses", "--timezone", "Europe/Kyiv", "--language", "en"]
-        refused = runner.invoke(args=[*base, "--credential", "password=wrong-Pa55"])
+        refused = runner.invoke(args=base, input="wrong-Pa55\n")  # the password at its hidden prompt (R-SEC-6)
         assert refused.exit_code == 1 and "refused the login" in refused.output
         assert "wrong-Pa55" not in refused.output
 
-        added = runner.invoke(args=[*base, "--credential", "password=cartum-demo"])
+        added = runner.invoke(args=base, input="cartum-demo\n")
         assert added.exit_code == 0, added.output
         db.session.remove()
         store = db.session.scalar(select(Store).filter_by(name="CLI shop"))

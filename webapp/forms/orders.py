@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+
+from webapp.forms.numbers import MoneyField, QuantityField
 
 
 class NewOrderForm(FlaskForm):
@@ -26,9 +28,9 @@ class StatusForm(FlaskForm):
 class ItemForm(FlaskForm):
     product_id = SelectField("Product", coerce=int, validators=[Optional()])
     name = StringField("Name", validators=[Optional(), Length(max=255)])
-    quantity = DecimalField("Quantity", default=Decimal("1"), places=3, validators=[
+    quantity = QuantityField("Quantity", default=Decimal("1"), noun="the quantity", validators=[
         InputRequired(message="Enter a quantity."), NumberRange(min=Decimal("0.001"), message="Quantity must be above zero.")])
-    price = DecimalField("Price", places=2, validators=[
+    price = MoneyField("Price", noun="the price", validators=[
         InputRequired(message="Enter a price."), NumberRange(min=Decimal("0"), message="Price cannot be negative.")])
     deductible = BooleanField("Deduct from stock now")
 

@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from webapp.forms.numbers import QuantityField
 
 
 class ProductForm(FlaskForm):
@@ -13,5 +15,5 @@ class ProductForm(FlaskForm):
     item_number = StringField("Item number", validators=[Optional(), Length(max=64)])
     category_id = SelectField("Category", coerce=int, validators=[Optional()])
     new_category = StringField("…or a new category", validators=[Optional(), Length(max=120)])
-    stock = DecimalField("In stock", places=3, default=Decimal("0"),
+    stock = QuantityField("In stock", default=Decimal("0"), noun="the stock",
                          validators=[Optional(), NumberRange(min=Decimal("-999999"), max=Decimal("999999"))])

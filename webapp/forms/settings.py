@@ -3,6 +3,7 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Sele
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.forms.numbers import integer_in_column
 from webapp.models import GROUP_LABELS, Role
 
 
@@ -21,7 +22,7 @@ class StatusForm(FlaskForm):
     color = StringField("Colour", default="#2563eb", validators=[
         Regexp(r"^#[0-9a-fA-F]{6}$", message="Pick a colour (#rrggbb).")])
     group = SelectField("Group", choices=[(g.value, label) for g, label in GROUP_LABELS.items()])
-    position = IntegerField("Order in lists", default=0, validators=[Optional()])
+    position = IntegerField("Order in lists", default=0, validators=[Optional(), integer_in_column])
 
 
 class OrderTypeForm(FlaskForm):

@@ -1,7 +1,7 @@
 """Connected shops, their sync runs and the log of what a run skipped or could not import.
 
-Credentials are encrypted at rest (Fernet from `cryptography`); the key comes from
-ORDERDOCK_ENCRYPTION_KEY or is generated once into ``instance/encryption_key``.
+Credentials are encrypted at rest (MultiFernet from `cryptography`) under keys that can be
+rotated: webapp/secrets.py says where they come from, `flask secrets rotate` re-encrypts.
 """
 from __future__ import annotations
 

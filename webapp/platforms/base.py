@@ -585,6 +585,15 @@ class Rejected(PlatformError):
                        "the order on the platform.")
 
 
+class NotEncrypted(PlatformError):
+    """R-SEC-1: the store's address starts with http://, and this platform would send its
+    password or token there in clear. Nothing was sent; the message says to use https."""
+
+    code = "not_encrypted"
+    default_message = ("This address starts with http://, so the shop's password or token would "
+                       "travel unencrypted. Change the store's Website URL to the shop's https:// address.")
+
+
 class StoreMoved(PlatformError):
     """The store's address redirects elsewhere (http to https, a new domain)."""
 
@@ -707,6 +716,12 @@ class PlatformRules:
     url_help: str
     """R-CON-2: help text under "Website URL" (e.g. Shopify: the my-shop.myshopify.com domain)."""
 
+    plain_http_ok: bool = False
+    """R-SEC-1: the shop may be reached over plain http because no secret travels in clear
+    there (WooCommerce signs each request with OAuth 1.0a; the consumer secret never leaves us).
+    Elsewhere an http:// address is refused (``NotEncrypted``) unless
+    ALLOW_PRIVATE_SHOP_ADDRESSES is on. The one field with a default: the safe one."""
+
     def __post_init__(self) -> None:
         self._check_choices("identify_by", self.identify_by, IDENTIFY_BY_CHOICES)
         self._check_choices("client_match_keys", self.client_match_keys, CLIENT_MATCH_CHOICES)
@@ -761,6 +776,8 @@ class Platform(ABC):
     title: ClassVar[str]
     RULES: ClassVar[PlatformRules]
     RATE: ClassVar[str] = "2/second"
+    PLAIN_HTTP_REFUSAL: ClassVar[str] = NotEncrypted.default_message
+    """R-SEC-1: what to say when an http:// address would carry this platform's secret."""
 
     def __init__(self, url: str, credentials: Mapping[str, str], options: Mapping[str, str],
                  http: PlatformHttp, *, budget_key: str | None = None) -> None:
@@ -775,7 +792,13 @@ class Platform(ABC):
         return f"<{type(self).__name__} {self.url}>"
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send through the shared HTTP layer with this shop's budget (see ``PlatformHttp``)."""
+        """Send through the shared HTTP layer with this shop's budget (see ``PlatformHttp``).
+
+        R-SEC-1: over plain http only where ``RULES.plain_http_ok`` (or for the demo's and the
+        tests' simulators, ALLOW_PRIVATE_SHOP_ADDRESSES); otherwise NotEncrypted, nothing sent."""
+        if (urlsplit(url).scheme == "http" and not self.RULES.plain_http_ok
+                and not self.http.addresses.allow_private):
+            raise NotEncrypted(self.PLAIN_HTTP_REFUSAL)
         return self.http.request(method, url, budget_key=self.budget_key, rate=self.RATE, **kwargs)
 
     @abstractmethod

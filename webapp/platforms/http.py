@@ -16,7 +16,10 @@ owns what is the same for every shop:
   messages name the host only;
 * logs with method, host, path and status only: query strings, headers and bodies carry
   tokens (WooCommerce keys, Cartum's token in the body, Shopify's header) and never reach
-  a log line or an error message.
+  a log line or an error message;
+* R-SEC-1: shops only at public addresses (``addresses.py``: every connection, every redirect
+  hop, the checked address pinned). A refused address reads to the user exactly like an
+  unreachable shop, so the wizard cannot be used to map the private network; the log says more.
 
 2xx and 4xx responses are returned: each platform has its own error envelope, which its
 adapter maps to typed errors.
@@ -40,6 +43,7 @@ from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from redis import Redis
 
+from webapp.platforms.addresses import AddressPolicy, AddressRefused, allowed_by_environment, shop_session
 from webapp.platforms.base import (
     BadPayload, PlatformError, RateLimited, StoreMoved, TruncatedPayload, Unreachable,
 )
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 REDIS_PREFIX = "orderdock:budget"
 
 _QUERY = re.compile(r"\?[^\s\"']*")
+CONNECTION_FAILED = "connection failed"
+"""The reason a failed connection and a refused address both give (R-SEC-1)."""
 
 
 class _DropQueryStrings(logging.Filter):
@@ -163,6 +169,7 @@ class _Where:
     def of(cls, method: str, url: str) -> _Where:
         parts = urlsplit(url)
         host = parts.hostname or "?"
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address as it is written in a URL
         port = f":{parts.port}" if parts.port else ""
         return cls(method.upper(), f"{host}{port}", parts.path or "/")
 
@@ -174,11 +181,14 @@ class PlatformHttp:
     """The HTTP client adapters share; one per process (see ``session``).
 
     ``PlatformHttp(redis)`` counts budgets in Redis; ``PlatformHttp(None)`` in memory.
+    ``allow_private`` is ALLOW_PRIVATE_SHOP_ADDRESSES (None: read it from the environment).
     """
 
-    def __init__(self, redis: Redis | None = None, settings: HttpSettings | None = None) -> None:
+    def __init__(self, redis: Redis | None = None, settings: HttpSettings | None = None, *,
+                 allow_private: bool | None = None) -> None:
         self.settings = settings or HttpSettings()
         self.budget = RequestBudget(redis, self.settings)
+        self.addresses = AddressPolicy(allowed_by_environment() if allow_private is None else allow_private)
         self._session: requests.Session | None = None
         self._pid = 0
 
@@ -187,7 +197,7 @@ class PlatformHttp:
         # RQ forks a work horse per job: a pooled socket inherited from the parent would be
         # shared by two processes, so each process opens its own session.
         if self._session is None or self._pid != os.getpid():
-            self._session = requests.Session()
+            self._session = shop_session(self.addresses)
             self._session.headers["User-Agent"] = self.settings.user_agent
             self._pid = os.getpid()
         return self._session
@@ -217,7 +227,7 @@ class PlatformHttp:
             self.budget.acquire(budget_key, rate)
             outcome = self._send(method, url, where, kwargs)
             if isinstance(outcome, requests.Response):
-                return _not_moved(outcome, url)
+                return self._not_moved(outcome, url, where)
             delay = self._retry_delay(outcome, attempt, budget_key)
             if attempt == attempts or delay is None or slept + delay > self.settings.max_retry_wait:
                 log.warning("%s gave up after %d attempt(s): %s", where, attempt, outcome.code)
@@ -233,6 +243,8 @@ class PlatformHttp:
         started = time.monotonic()
         try:
             response = self.session.request(method, url, **kwargs)
+        except AddressRefused as exc:
+            return self._refused(where, exc.refused)
         except requests.RequestException as exc:
             # The exception's text holds the full URL with its query string: log its type only.
             log.warning("%s failed: %s", where, type(exc).__name__)
@@ -247,6 +259,31 @@ class PlatformHttp:
             log.warning("%s: a JSON body cut off or malformed", where)
             return TruncatedPayload(host=where.host, status=response.status_code)
         return response
+
+    @staticmethod
+    def _refused(where: _Where, refused: Exception) -> Unreachable:
+        """R-SEC-1: what a failed connection says (``_unreachable``), and the reason in the log
+        only. Not retried: the address will not become public by asking again."""
+        log.warning("%s refused: %s; shops must have public addresses (ALLOW_PRIVATE_SHOP_ADDRESSES "
+                    "is off)", where, refused)
+        error = Unreachable(host=where.host, reason=CONNECTION_FAILED)
+        error.retryable = False
+        return error
+
+    def _not_moved(self, response: requests.Response, url: str, where: _Where) -> requests.Response:
+        """The response, unless it redirects: then StoreMoved, or, when the new address is not
+        public, the refusal (a redirect must not tell what a private address answers)."""
+        if not response.is_redirect:  # 301/302/303/307/308 with a Location header
+            return response
+        target = urlsplit(urljoin(url, response.headers["Location"]))
+        try:
+            port = target.port or (443 if target.scheme == "https" else 80)
+        except ValueError:
+            port = 80
+        refused = self.addresses.refusal(target.hostname, port)
+        if refused is not None:
+            raise self._refused(where, refused)
+        raise StoreMoved(f"{target.scheme}://{target.netloc.rpartition('@')[2]}")
 
     def _retry_delay(self, error: PlatformError, attempt: int, budget_key: str) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now."""
@@ -274,7 +311,7 @@ def _unreachable(exc: requests.RequestException, host: str) -> Unreachable:
     if isinstance(exc, requests.Timeout):
         return Unreachable(host=host, reason="timed out")
     if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-        return Unreachable(host=host, reason="connection failed")
+        return Unreachable(host=host, reason=CONNECTION_FAILED)
     error = Unreachable(host=host, reason="the request could not be sent")
     error.retryable = False  # a malformed URL or header will not get better by retrying
     return error
@@ -293,13 +330,6 @@ def _retry_after(response: requests.Response) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-def _not_moved(response: requests.Response, url: str) -> requests.Response:
-    if response.is_redirect:  # 301/302/303/307/308 with a Location header
-        target = urlsplit(urljoin(url, response.headers["Location"]))
-        raise StoreMoved(f"{target.scheme}://{target.netloc.rpartition('@')[2]}")
-    return response
 
 
 def _unreadable_json(response: requests.Response, method: str = "GET") -> bool:

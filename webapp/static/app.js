@@ -1,22 +1,44 @@
-// Orderdock's only script: show the server's message when an htmx request is refused.
+// Orderdock's only script. The Content-Security-Policy allows no inline script or handler
+// (R-SEC-4), so every behaviour the pages need is here, attached to the document once: it holds
+// for content htmx swaps in too.
+
+function showError(text) {
+  var box = document.getElementById("flashes");
+  if (!box) return;
+  var note = document.createElement("div");
+  note.className = "flash flash-error";
+  note.setAttribute("role", "alert");
+  note.textContent = text;
+  box.replaceChildren(note);
+}
+
+// Show the server's message when an htmx request is refused. The answer is parsed into an inert
+// document (DOMParser): nothing in it loads or runs, whatever it holds; only its text is shown.
 document.addEventListener("htmx:responseError", function (event) {
-  var box = document.getElementById("flashes");
-  if (!box) return;
-  var holder = document.createElement("div");
-  holder.innerHTML = event.detail.xhr.responseText;
-  var message = holder.querySelector(".error-message");
-  var note = document.createElement("div");
-  note.className = "flash flash-error";
-  note.setAttribute("role", "alert");
-  note.textContent = message ? message.textContent : "The server could not do that (" + event.detail.xhr.status + "). Reload the page and try again.";
-  box.replaceChildren(note);
+  var xhr = event.detail.xhr;
+  var answer = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+  var message = answer.querySelector(".error-message");
+  showError(message ? message.textContent.trim()
+    : "The server could not do that (" + xhr.status + "). Reload the page and try again.");
 });
+
 document.addEventListener("htmx:sendError", function () {
-  var box = document.getElementById("flashes");
-  if (!box) return;
-  var note = document.createElement("div");
-  note.className = "flash flash-error";
-  note.setAttribute("role", "alert");
-  note.textContent = "The server did not answer. Check your connection and try again.";
-  box.replaceChildren(note);
+  showError("The server did not answer. Check your connection and try again.");
+});
+
+// A checkbox with data-select-all="NAME" ticks or clears every box named NAME in its form.
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!box.matches || !box.matches("input[type=checkbox][data-select-all]") || !box.form) return;
+  box.form.querySelectorAll("input[type=checkbox]").forEach(function (other) {
+    if (other.name === box.dataset.selectAll) other.checked = box.checked;
+  });
+});
+
+// "Go back" on an error page returns to the page before it; without history it follows its href.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("a[data-history-back]");
+  if (!link || window.history.length < 2) return;
+  event.preventDefault();
+  window.history.back();
 });

@@ -28,7 +28,8 @@ def http_for_web() -> PlatformHttp:
 def _shared_http(key: str, settings: HttpSettings) -> PlatformHttp:
     http = current_app.extensions.get(key)
     if http is None:
-        http = current_app.extensions[key] = PlatformHttp(redis_client(), settings)
+        http = current_app.extensions[key] = PlatformHttp(
+            redis_client(), settings, allow_private=current_app.config["ALLOW_PRIVATE_SHOP_ADDRESSES"])
     return http
 
 

@@ -1,10 +1,10 @@
 """Clients: list with search, detail with their orders, create and edit."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
-from webapp.access import limit_to_my_locations
+from webapp.access import client_or_404, limit_to_my_clients, limit_to_my_locations, may_see_client
 from webapp.extensions import db
 from webapp.forms.clients import ClientForm
 from webapp.htmx import render_page_or_partial
@@ -16,9 +16,9 @@ bp = Blueprint("clients", __name__, url_prefix="/clients")
 
 @bp.get("/")
 def index():
-    """All clients, searchable by name, phone or e-mail."""
+    """The clients the employee may see (R-SEC-5, see access.py), searchable by name, phone or e-mail."""
     q = request.args.get("q", "").strip()[:100]
-    query = select(Client).order_by(Client.last_name, Client.first_name, Client.id)
+    query = limit_to_my_clients(select(Client).order_by(Client.last_name, Client.first_name, Client.id))
     if q:
         query = query.where(client_match(q))
     page = db.paginate(query, per_page=30, error_out=False)
@@ -39,7 +39,7 @@ def client_match(text: str):
 @bp.get("/<int:client_id>")
 def detail(client_id: int):
     """One client with the orders the employee may see."""
-    client = db.get_or_404(Client, client_id, description="There is no such client.")
+    client = client_or_404(client_id)
     orders = db.session.scalars(limit_to_my_locations(
         select(Order).where(Order.client_id == client.id).order_by(Order.created_at.desc()))).all()
     return render_template("clients/detail.html", client=client, orders=orders)
@@ -61,8 +61,11 @@ def new():
 
 @bp.route("/<int:client_id>/edit", methods=["GET", "POST"])
 def edit(client_id: int):
-    """Change a client's name and contacts."""
-    client = db.get_or_404(Client, client_id)
+    """Change a client's name and contacts (a client the employee may see, R-SEC-5)."""
+    client = client_or_404(client_id)
+    if client.is_not_specified:  # the page offers no Edit for it; the server refuses it too
+        abort(409, description="“Not specified” stands for every buyer a shop did not name, so it cannot be "
+                               "edited. To give an order its real client, create the order's client by hand.")
     form = ClientForm(obj=client, phone=client.phone_raw)
     if form.validate_on_submit() and _unique_contact(form, client):
         _fill(client, form)
@@ -85,7 +88,7 @@ def _fill(client: Client, form: ClientForm) -> None:
 
 def _unique_contact(form, current: Client | None = None) -> bool:
     """A phone belongs to one client: point at the existing one instead of making a twin."""
-    if not form.first_name.data.strip():
+    if not (form.first_name.data or "").strip():  # a hand-made request may leave the field out
         form.first_name.errors.append("Enter the client's first name.")
         return False
     phone = _typed_phone(form.phone)
@@ -93,7 +96,9 @@ def _unique_contact(form, current: Client | None = None) -> bool:
         return False
     twin = phone and db.session.scalar(select(Client).where(Client.phone == phone))
     if twin and twin is not current:
-        form.phone.errors.append(f"This phone number belongs to {twin.full_name} already.")
+        form.phone.errors.append(f"This phone number belongs to {twin.full_name} already." if may_see_client(twin)
+                                 else "This phone number belongs to another client already, one whose orders "
+                                      "are at locations you have no access to. Ask an administrator.")
         return False
     return True
 

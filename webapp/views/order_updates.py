@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from flask import abort, flash, redirect, request, url_for
 from sqlalchemy import select
 
-from webapp.access import limit_to_my_locations, may_change, order_or_404
+from webapp.access import limit_to_my_locations, may_change, order_or_404, order_to_change
+from webapp.converters import form_ids
 from webapp.extensions import db
 from webapp.forms.orders import ConfirmForm
 from webapp.htmx import STOP_POLLING, is_htmx
@@ -39,8 +40,10 @@ def _outcome(order: Order, run: SyncRun) -> str:
     return "Updated from the shop just now."
 
 
-def _imported_order(order_id: int) -> Order:
-    order = order_or_404(order_id)
+def _imported_order(order_id: int, to_change: bool = False) -> Order:
+    """The order, seen (or, pressing the button, changed: R-ORD-5) by the signed-in employee,
+    and still linked to a connected store."""
+    order = order_to_change(order_id) if to_change else order_or_404(order_id)
     if order.store_id is None or order.store.deleted_at is not None:
         abort(409, description=f"Order {order.number} is not linked to a connected store, so there is nothing to update.")
     return order
@@ -48,8 +51,9 @@ def _imported_order(order_id: int) -> Order:
 
 @bp.post("/<int:order_id>/update")
 def update_one(order_id: int):
-    """R-ORD-4: re-read this order from its shop now, unless it was updated in the last 10 minutes."""
-    order = _imported_order(order_id)
+    """R-ORD-4: re-read this order from its shop now, unless it was updated in the last 10 minutes.
+    Like the bulk action, only for employees who may work with imported orders (R-ORD-5)."""
+    order = _imported_order(order_id, to_change=True)
     if not ConfirmForm().validate_on_submit():
         return _show(order, message="The form expired; reload the page and try again.")
     allowed, wait = manual_update_allowed(order.id)
@@ -64,7 +68,9 @@ def update_one(order_id: int):
 def update_progress(order_id: int, run_id: int):
     """Polled while the update runs; then the whole order, refreshed, replaces the page part."""
     order = _imported_order(order_id)
-    run = db.get_or_404(SyncRun, run_id)
+    run = db.session.get(SyncRun, run_id)
+    if run is None or run.store_id != order.store_id:  # another store's run would show its errors
+        abort(404, description=f"There is no such update of order {order.number}. Reload the order's page.")
     if run.state in (RunState.QUEUED, RunState.RUNNING):
         return _show(order, run=run, message="Updating from the shop…")
     db.session.refresh(order)
@@ -88,7 +94,7 @@ def _show(order: Order, message: str, run: SyncRun | None = None):
 def update_selected():
     """R-ORD-3: the ticked orders re-read from their shops, one job per store."""
     ConfirmForm().validate_on_submit() or _refuse("The form expired; reload the page and try again.")
-    ids = request.form.getlist("order_ids", type=int)[:MAX_BULK]
+    ids = form_ids("order_ids")[:MAX_BULK]
     orders = db.session.scalars(limit_to_my_locations(select(Order).where(Order.id.in_(ids or [-1])))).all()
     queued, waits, local = defaultdict(list), [], 0
     for order in orders:

@@ -1,13 +1,17 @@
 """The orders table and the order page: feed, status, items and write-off."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from webapp.access import limit_to_my_locations, my_locations, order_or_404, order_to_change
+from webapp.access import client_or_404, limit_to_my_locations, my_locations, order_or_404, order_to_change
+from webapp.converters import arg_id, form_id, parse_id, refuse_id
 from webapp.extensions import db
+from webapp.forms.numbers import MONEY_MAX, QUANTITY_MAX, spelled
 from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm, StatusForm
 from webapp.htmx import is_htmx, render_page_or_partial
 from webapp.models import Client, FeedKind, Order, OrderType, Product, Status, Store
@@ -41,19 +45,22 @@ def index():
 
 
 def _read_filters() -> dict:
+    """The filters as typed in the address; a malformed id is a 400 naming it (R-SEC-5)."""
     args = request.args
     return {
         "q": args.get("q", "").strip()[:100],
-        "status": args.get("status", type=int),
-        "location": args.get("location", type=int),
+        "status": arg_id("status"),
+        "location": arg_id("location"),
         "sort": args.get("sort") if args.get("sort") in SORTS else "new",
-        "store": _store_filter(args.get("store", "")),
+        "store": _store_filter(args.get("store", "").strip()),
     }
 
 
 def _store_filter(value: str) -> str:
-    """R-ORD-1: "" (all orders), "office", "integrations", or one store's id."""
-    return value if value in ("office", "integrations") or value.isdigit() else ""
+    """R-ORD-1: "" (all orders), "office", "integrations", or one store's id (ASCII digits)."""
+    if value in ("", "office", "integrations"):
+        return value
+    return str(parse_id(value) or refuse_id("store", value))
 
 
 def _apply_filters(query, filters: dict):
@@ -99,10 +106,12 @@ def new():
 
 
 def _preset_client(form: NewOrderForm) -> Client | None:
-    client_id = request.args.get("client_id", type=int) or (form.client_id.data and int(form.client_id.data))
+    """The client chosen before (from their page, or kept in the form): one the employee may see,
+    or an order here would make any client visible (R-SEC-5)."""
+    client_id = arg_id("client_id") or form_id("client_id")
     if not client_id:
         return None
-    client = db.get_or_404(Client, client_id)
+    client = client_or_404(client_id)
     form.client_id.data = str(client.id)
     return client
 
@@ -213,7 +222,7 @@ def add_item(order_id: int):
         name = (form.name.data or "").strip() or (product.name if product else "")
         if not name:
             form.name.errors.append("Choose a product or type the item's name.")
-        else:
+        elif _fits(order, form, product):
             try:
                 order.add_item(name, form.quantity.data, form.price.data, product, form.deductible.data)
             except OrderLocked as locked:
@@ -239,6 +248,22 @@ def write_off(order_id: int):
     status_push.after_write_off(order)  # R-STA-3: a held-back "completed" goes now
     flash(f"Products of order {order.number} written off.", "success")
     return _order_response(order)
+
+
+def _fits(order: Order, form: ItemForm, product: Product | None) -> bool:
+    """Each number fits its column (the form checks that); here their product: the line's total,
+    the order's new amount and the product's stock must fit theirs too (R-SEC-5)."""
+    line = (form.quantity.data * form.price.data).quantize(Decimal("0.01"))
+    if order.amount + line > MONEY_MAX:
+        form.price.errors.append(
+            f"This line would come to {spelled(line, 2)}, and the order to {spelled(order.amount + line, 2)}: more "
+            f"than an order can hold ({spelled(MONEY_MAX, 2)}). Check the quantity and the price.")
+        return False
+    if form.deductible.data and product is not None and product.stock - form.quantity.data < -QUANTITY_MAX:
+        form.quantity.errors.append(f"Taking this from stock would leave less than -{spelled(QUANTITY_MAX, 3)} "
+                                    f"of {product.name}, more than the catalogue can count. Check the quantity.")
+        return False
+    return True
 
 
 def _invalid(order: Order, partial: str = "orders/partials/order.html", **forms):

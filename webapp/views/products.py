@@ -6,6 +6,7 @@ from decimal import Decimal
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
+from webapp.access import limit_to_my_locations
 from webapp.extensions import db
 from webapp.forms.products import ProductForm
 from webapp.htmx import render_page_or_partial
@@ -29,10 +30,12 @@ def index():
 
 @bp.get("/<int:product_id>")
 def detail(product_id: int):
-    """One product and the latest orders it was sold in."""
+    """One product (the catalogue is shared) and the latest orders it was sold in, of the
+    employee's locations only (R-SEC-5)."""
     product = db.get_or_404(Product, product_id, description="There is no such product.")
-    items = db.session.scalars(select(OrderItem).where(OrderItem.product_id == product.id)
-                               .order_by(OrderItem.id.desc()).limit(20)).all()
+    items = db.session.scalars(limit_to_my_locations(
+        select(OrderItem).join(OrderItem.order).where(OrderItem.product_id == product.id))
+        .order_by(OrderItem.id.desc()).limit(20)).all()
     return render_template("products/detail.html", product=product, items=items)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, logout_user
 from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.forms.settings import EmployeeForm, LocationForm, OrderTypeForm, StatusForm
 from webapp.models import Employee, Location, OrderType, Role, Status
+from webapp.views.auth import stay_signed_in
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -62,7 +63,7 @@ def area(area: str):
 def edit(area: str, row_id: int):
     """Rename or change one setting."""
     spec = AREAS[area]
-    row = db.get_or_404(spec.model, row_id)
+    row = db.get_or_404(spec.model, row_id, description=f"There is no such {spec.noun}. It may have been deleted.")
     form = _form(spec, obj=row)
     if form.validate_on_submit() and _name_is_free(spec, form, row):
         form.populate_obj(row)
@@ -105,7 +106,7 @@ def new_employee():
 @bp.route("/employees/<int:employee_id>", methods=["GET", "POST"])
 def edit_employee(employee_id: int):
     """Change an employee's role, locations, permissions or password."""
-    return _employee_form(db.get_or_404(Employee, employee_id), is_new=False)
+    return _employee_form(db.get_or_404(Employee, employee_id, description="There is no such employee."), is_new=False)
 
 
 def _employee_form(employee: Employee, is_new: bool):
@@ -114,13 +115,30 @@ def _employee_form(employee: Employee, is_new: bool):
     if not form.is_submitted():
         form.location_ids.data = [loc.id for loc in employee.locations]
     if form.validate_on_submit() and _employee_is_valid(form, employee, is_new):
-        _fill_employee(employee, form)
+        _fill_employee(employee, form)  # a new password or switching off ends their sessions (R-SEC-2)
         if is_new:
             db.session.add(employee)
         db.session.commit()
+        if employee.id == current_user.id:
+            stay_signed_in(employee)
         flash(f"Employee {employee.name} saved.", "success")
         return redirect(url_for("settings.employees"))
     return render_template("settings/employee.html", form=form, employee=employee, is_new=is_new)
+
+
+@bp.post("/employees/<int:employee_id>/sign-out")
+def end_employee_sessions(employee_id: int):
+    """Sign one employee out on every device, remember-me cookies included (R-SEC-2)."""
+    employee = db.get_or_404(Employee, employee_id, description="There is no such employee.")
+    employee.end_sessions()
+    db.session.commit()
+    if employee.id == current_user.id:
+        logout_user()
+        flash("You are signed out everywhere, this browser included. Sign in again to go on.", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"{employee.name} is signed out everywhere: every browser and device has to sign in again "
+          "with the password.", "success")
+    return redirect(url_for("settings.edit_employee", employee_id=employee.id))
 
 
 def _employee_is_valid(form: EmployeeForm, employee: Employee, is_new: bool) -> bool:

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from webapp.converters import arg_id
 from webapp.extensions import db
 from webapp.forms.stores import IDENTIFY_LABELS, ConfirmForm, StoreForm, missing_credentials, store_form
 from webapp.htmx import STOP_POLLING, render_page_or_partial
@@ -33,7 +34,7 @@ def only_administrators():
 
 
 def active_store_or_404(store_id: int) -> Store:
-    store = db.get_or_404(Store, store_id)
+    store = db.get_or_404(Store, store_id, description="There is no such store. Find it in the list of stores.")
     if store.deleted_at is not None:
         abort(404, description="This store was deleted. Its imported orders are still in the orders list.")
     return store
@@ -79,7 +80,8 @@ def edit(store_id: int):
 @bp.post("/form")
 def refresh_form():
     """The step-1 fields again for another platform or location (htmx swaps a part of them)."""
-    store = active_store_or_404(request.args.get("store_id", type=int)) if request.args.get("store_id") else None
+    store_id = arg_id("store_id")  # R-SEC-5: a malformed id is a 400, not a 500
+    store = active_store_or_404(store_id) if store_id else None
     platform = store.platform if store else _chosen_platform(request.form.get("platform"))
     form = store_form(platform)
     _fill_choices(form)

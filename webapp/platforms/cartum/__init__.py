@@ -122,6 +122,10 @@ class CartumPlatform(Platform):
     name = "cartum"
     title = "Cartum"
     RULES = RULES
+    PLAIN_HTTP_REFUSAL = (
+        "This address starts with http://, so the Cartum administrator's password (and the session "
+        "token that follows it) would travel unencrypted. Change the store's Website URL to the shop's "
+        "https:// address; Cartum shops have one.")
     RATE = "2/second"
     """Cartum publishes no request limit (fact sheet: none stated); two a second keeps an
     initial import polite to a hosted shop and is the shared budget's default."""

@@ -93,6 +93,9 @@ class ShopifyPlatform(Platform):
     title = "Shopify"
     RULES = RULES
     RATE = "2/second"  # the Standard plan's leak rate (A7); Advanced and Plus allow more
+    PLAIN_HTTP_REFUSAL = (
+        "This address starts with http://, so the Shopify access token would travel unencrypted. "
+        "Change the store's Website URL to the shop's https://my-shop.myshopify.com address.")
 
     @classmethod
     def preview(cls, payload: Any, options: Mapping[str, str] | None = None) -> list[RemoteOrder]:

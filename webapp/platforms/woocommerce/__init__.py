@@ -72,6 +72,9 @@ RULES = PlatformRules(
     ),
     url_help="The WordPress site's address, e.g. https://shop.example.com (add the folder if "
              "WordPress lives in one).",
+    # Over http every request is signed with OAuth 1.0a (client.auth_for): the consumer secret
+    # never travels. The orders do, in clear; the store page says so (R-SEC-1).
+    plain_http_ok=True,
 )
 
 
