@@ -86,7 +86,11 @@ def _fetch_htmx(target: Path) -> None:
         with tarfile.open(next(Path(tmp).glob("htmx.org-*.tgz"))) as archive:
             member = archive.extractfile("package/dist/htmx.min.js")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(member.read())
+            # Written aside and renamed: the parallel test processes may fetch at once, and none
+            # may read a half-written file.
+            partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+            partial.write_bytes(member.read())
+            os.replace(partial, target)
 
 
 @pytest.fixture(scope="session")
