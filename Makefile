@@ -15,11 +15,12 @@ PINS := pyproject.toml constraints.txt
 run: $(RUN_STAMP)
 	@$(PY) scripts/run.py
 
-# Test files run in TEST_WORKERS parallel processes (pytest-xdist), each file whole in one of them,
-# each process with its own Redis, server and browser; TEST_WORKERS=0 runs them one after another.
+# Test files run in TEST_WORKERS parallel processes (pytest-xdist), each file whole in one of them and
+# the browser tests together in one (see conftest.py), each process with its own Redis, server and
+# browser; TEST_WORKERS=0 runs them one after another.
 TEST_WORKERS ?= 3
 test: $(TEST_STAMP) system-test-packages
-	@$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(RUN_STAMP)
 	@shopt -s nullglob; files=(bench/*.py); \

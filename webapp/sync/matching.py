@@ -20,7 +20,6 @@ Concurrent imports never duplicate a row:
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import select, text
@@ -47,17 +46,21 @@ def fit(value: str, width: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def lock_key(kind: str, value: str) -> int:
-    """A stable signed 64-bit number for ``pg_advisory_xact_lock``."""
-    digest = hashlib.blake2b(f"orderdock:{kind}:{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def lock_name(kind: str, value: str) -> str:
+    """What a find-or-create lock is about; the database adds the schema (see ``hold_key``)."""
+    return f"orderdock:{kind}:{value}"
 
 
 def hold_key(kind: str, value: str) -> None:
-    """Serialize find-or-create of (kind, value) until this transaction ends (see module doc)."""
+    """Serialize find-or-create of (kind, value) until this transaction ends (see module doc).
+
+    PostgreSQL's advisory locks belong to the whole database, not to a schema: the key is hashed
+    with the current schema, so installations that share one database in schemas of their own
+    (and the parallel test processes) never wait for, or deadlock with, each other's products."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(kind, value)})
+    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || :name, 0))"),
+                       {"name": lock_name(kind, value)})
 
 
 def _insert_or_existing(row, find):
