@@ -12,6 +12,8 @@ os.environ["ALLOW_PRIVATE_SHOP_ADDRESSES"] = "1"
 
 pytest_plugins = ["tests.support.services"]
 
+CONNECT_SHOPS_OF_THEIR_OWN = {"test_cdn_blocked.py", "test_demo_spare_shop.py"}
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
@@ -20,6 +22,9 @@ def pytest_collection_modifyitems(items):
     order by one process, because they share one live server and its data (an import in one file
     adds orders and products that another file's table would then show)."""
     root = Path(__file__).resolve().parent
+    # Browser test files that connect shops of their own run last, after those that count what
+    # the orders table shows of theirs (a stable sort: every other test keeps its place).
+    items[:] = sorted(items, key=lambda item: Path(str(item.fspath)).name in CONNECT_SHOPS_OF_THEIR_OWN)
     for item in items:
         path = Path(str(item.fspath)).resolve()
         group = "e2e" if root / "e2e" in path.parents else str(path.relative_to(root))

@@ -136,16 +136,33 @@ def slow_browser(context):
 
 @pytest.fixture(autouse=True)
 def offline_browser(context, htmx_file):
-    """Nothing leaves loopback: every other URL is refused, the htmx CDN URL gets the npm file.
-    The route registered last wins, so the catch-all goes first."""
+    """Nothing leaves loopback: every other URL is refused, the htmx CDN URL gets the npm file
+    (``E2E_CDN=blocked`` refuses it too: the whole suite on the app's own copy of htmx). The route
+    registered last wins, so the catch-all goes first."""
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     context.add_init_script(HTMX_WATCH)
     context.route("**/*", lambda route: route.continue_() if _is_loopback(route.request.url) else route.abort())
-    context.route(HTMX_URL, lambda route: route.fulfill(status=200, body=htmx_file,
-                                                       headers={"Content-Type": "application/javascript",
-                                                                "Access-Control-Allow-Origin": "*"}))
+    if os.environ.get("E2E_CDN") == "blocked":  # every browser test as on a machine without internet
+        context.route(HTMX_URL, _refuse)
+    else:
+        context.route(HTMX_URL, lambda route: route.fulfill(status=200, body=htmx_file,
+                                                           headers={"Content-Type": "application/javascript",
+                                                                    "Access-Control-Allow-Origin": "*"}))
     yield
+
+
+@pytest.fixture
+def cdn_blocked(context, offline_browser):
+    """The htmx CDN out of reach, as where there is no internet: its URL is refused (this route is
+    registered after offline_browser's, so it wins) and the pages must fall back on the copy the
+    app serves itself (static/vendor/, loaded by app.js)."""
+    context.route(HTMX_URL, _refuse)
+    yield
+
+
+def _refuse(route) -> None:
+    route.abort("internetdisconnected")
 
 
 def _is_loopback(url: str) -> bool:

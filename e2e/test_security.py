@@ -115,7 +115,8 @@ def test_R_SEC_4_pages_work_under_the_policy(page, sign_in, base_url, csp_report
     rows = page.locator("table.orders tbody tr")
     with swapped(page, "status="):
         page.get_by_label("Status").select_option(label="New")
-    page.get_by_label("Status").select_option(label="All statuses")
+    with swapped(page, "/orders/"):  # the table is swapped again: tick only the new one
+        page.get_by_label("Status").select_option(label="All statuses")
     expect(rows.first).to_be_visible()
     select_all = page.get_by_label("Select every order on this page")
     ticks = page.locator("#bulk-form input[name=order_ids]")
@@ -146,7 +147,7 @@ def test_R_SEC_4_pages_work_under_the_policy(page, sign_in, base_url, csp_report
     follow(page, page.get_by_role("link", name="Clients"))
     with swapped(page, "q=Weber"):
         page.get_by_label("Search").fill("Weber")
-    follow(page, page.get_by_role("link", name="Jonas Weber"))
+    follow(page, page.get_by_role("link", name="Jonas Weber").first)  # a shop may have a buyer of that name too
     follow(page, page.get_by_role("link", name="Products"))
     with swapped(page, "q=BAT-"):
         page.get_by_label("Search").fill("BAT-")

@@ -75,6 +75,8 @@ Control API (``/_sim/``; the shared request log, faults and rate limit come from
   ``UNDEFINED_FUNCTION`` from now on, as on an older store (``[]`` restores them).
 * ``GET /_sim/`` -> the "demo shop control" HTML page (``common.install_demo_page``): add an
   order; per order Quantity +1, Next status (Processing <-> Paid) and Change delivery (price).
+  It shows the Website URL, login and password to connect the shop with; option ``spare=1``
+  says it is not connected (the shop `make run` leaves for a newcomer to try the wizard).
 """
 from __future__ import annotations
 
@@ -152,7 +154,7 @@ def create_app(orders: int = 200, seed: int = 1, **options: Any) -> Flask:
                    rate_limit=_rate_limit(options.get("rate_limit")), error_body=error_body)
     _api_routes(app, shop)
     _control_routes(app, shop)
-    _demo_page(app, shop)
+    _demo_page(app, shop, spare=common.is_spare(options))
     return app
 
 
@@ -663,13 +665,15 @@ def _new_order(shop: Shop, body: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _demo_page(app: Flask, shop: Shop) -> None:
+def _demo_page(app: Flask, shop: Shop, spare: bool) -> None:
     common.install_demo_page(app, "Cartum", lambda: _demo_orders(shop), [
         common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
         common.DemoAction("quantity", "Quantity +1", lambda number: _demo_quantity(shop, number)),
         common.DemoAction("status", "Next status", lambda number: _demo_status(shop, number)),
         common.DemoAction("delivery", "Change delivery", lambda number: _demo_delivery(shop, number)),
-    ])
+    ], access=lambda: [("Login", shop.login), ("Password", shop.password)],
+        notes=lambda: [f"Its product texts are in {', '.join(shop.languages)} (the wizard's Language); "
+                       f"its order times are in {shop.zone.key}."], spare=spare)
 
 
 def _status_title(status: int) -> str:

@@ -5,7 +5,11 @@ Platform modules call ``install(app, is_api=...)`` and then add their own `/_sim
 orders (add, change quantities, status, delivery), and ``install_demo_page(...)``: the HTML page
 at ``GET /_sim/`` ("demo shop control") where a newcomer changes the demo shop in a browser, its
 buttons posting to ``POST /_sim/demo/<action>`` (form field ``order_id`` for per-order actions)
-and coming back to the page with a one-line message of what changed.
+and coming back to the page with a one-line message of what changed. The page also shows what
+connects the shop to Orderdock: its Website URL and its credentials under the labels of the
+wizard's fields, so that a newcomer can try the wizard with the spare shop `make run` leaves
+unconnected (option ``spare=1``). It is the simulator's page, on loopback: the made-up
+credentials of a simulated shop are there to be read.
 
 Faults (``POST /_sim/faults`` with ``{"kind", "count": 1, "retry_after": 1, "after": 0}``) wait
 in one queue, first in first out; each platform API request takes the fault at the head of the
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -306,18 +311,28 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
+def is_spare(options: dict) -> bool:
+    """The ``spare`` option: a demo shop `make run` leaves unconnected, for the wizard."""
+    return str(options.get("spare", "")).strip().lower() in ("1", "true", "yes", "on")
+
+
 def install_demo_page(app: Flask, title: str, list_orders: Callable[[], list[dict]],
-                      actions: Sequence[DemoAction]) -> None:
+                      actions: Sequence[DemoAction], access: Callable[[], list[tuple[str, str]]] = list,
+                      notes: Callable[[], list[str]] = list, spare: bool = False) -> None:
     """``GET /_sim/`` and ``POST /_sim/demo/<action>`` for the platform ``title``.
 
     ``list_orders()`` gives the orders newest first as ``{id, number, created, status, total}``.
+    ``access()`` gives the credentials as ``(label, value)`` pairs, labelled as Orderdock's
+    wizard labels its fields; ``notes()`` any other hint for the wizard (a language, a zone).
+    ``spare`` says the shop is not connected to Orderdock, and where to connect it.
     """
     by_name = {action.name: action for action in actions}
 
     @app.get("/_sim/")
     def sim_demo_page():
+        rows = [("Platform", title), ("Website URL", request.host_url.rstrip("/")), *access()]
         return render_template_string(
-            DEMO_PAGE, title=title, orders=list_orders()[:DEMO_ROWS],
+            DEMO_PAGE, title=title, orders=list_orders()[:DEMO_ROWS], access=rows, notes=notes(), spare=spare,
             shop_actions=[a for a in actions if not a.per_order],
             order_actions=[a for a in actions if a.per_order], message=request.args.get("message", ""))
 
@@ -330,6 +345,18 @@ def install_demo_page(app: Flask, title: str, list_orders: Callable[[], list[dic
             return page, error.status
         # 303: the browser comes back with a GET, so a reload does not repeat the change.
         return redirect("/_sim/?" + urlencode({"message": message}), code=303)
+
+
+SECRET_PARAMETERS = re.compile(
+    r"([?&](?:consumer_secret|password|access_token|client_secret|token)=)[^&\s]*", re.IGNORECASE)
+
+
+def loggable(request_line: str) -> str:
+    """A request line fit for an access log file: the values of query parameters that carry a
+    secret (a WooCommerce consumer secret over https, say) hidden, control characters shown
+    as "?" (no terminal colours, no forged lines)."""
+    line = SECRET_PARAMETERS.sub(r"\1[hidden]", request_line)
+    return "".join(char if char.isprintable() else "?" for char in line)
 
 
 def _run_demo_action(action: DemoAction | None, name: str) -> str:
@@ -347,6 +374,8 @@ DEMO_STYLE = """<style>
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; } td, th { padding: .3em .6em; border-bottom: 1px solid #ddd; }
 td.total { text-align: right; } form { display: inline; }
+table.access th { text-align: left; font-weight: normal; color: #555; } table.access code { font-size: 1.1em; }
+.spare { background: #fff8e1; padding: .5em 1em; }
 .message { background: #e8f5e9; padding: .5em 1em; } .error { background: #fdecea; padding: .5em 1em; }
 </style>"""
 
@@ -354,10 +383,22 @@ td.total { text-align: right; } form { display: inline; }
 DEMO_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }} demo shop control</title>
 """ + DEMO_STYLE + """</head><body>
-<h1>{{ title }} demo shop control</h1>
+<h1>{{ title }} {% if spare %}spare {% endif %}demo shop control</h1>
+{% if spare %}
+<p class="spare">This {{ title }} shop is a simulator, and <strong>not connected to Orderdock</strong>:
+it is there for you to connect. In Orderdock, open Settings &gt; Stores &gt; + Store and type
+what is below; once it is connected, the changes you make here reach Orderdock with its next
+sync (every 5 minutes).</p>
+{% else %}
 <p>This {{ title }} shop is a simulator; the changes you make here reach Orderdock with its next
 sync (every 5 minutes).</p>
+{% endif %}
 {% if message %}<p class="message">{{ message }}</p>{% endif %}
+<h2>{% if spare %}Connecting it to Orderdock{% else %}How Orderdock connects to it{% endif %}</h2>
+<table class="access">
+{% for label, value in access %}<tr><th>{{ label }}</th><td><code>{{ value }}</code></td></tr>
+{% endfor %}</table>
+{% for note in notes %}<p>{{ note }}</p>{% endfor %}
 {% for action in shop_actions %}
 <form method="post" action="/_sim/demo/{{ action.name }}"><button>{{ action.label }}</button></form>
 {% endfor %}

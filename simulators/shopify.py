@@ -52,7 +52,9 @@ Control API (JSON bodies; besides ``common``'s requests / faults / stats / rate-
 * ``GET /_sim/orders/<id>`` -> the stored order (never redacted).
 * ``POST /_sim/orders`` ``{"buyer": "returning"|"new"|"guest"|"none", "line_items":
   [{"product_id", "variant_id"?, "quantity"}], "currency", "financial_status",
-  "fulfillment_status", "created_at"}`` (all optional) -> the new order (newest id).
+  "fulfillment_status", "created_at", "shipping_lines": false}`` (all optional; ``false``
+  keeps the buyer's shipping address but no shipping line, as a manual order or a digital good
+  has) -> the new order (newest id).
 * ``POST /_sim/orders/<id>/line_items/<line_id>`` ``{"quantity": n}``: an order edit;
   ``current_quantity`` becomes n (``quantity`` rises if n is above it).
 * ``POST /_sim/orders/<id>/state`` ``{"fulfillment_status": "fulfilled"|"partial"|null,
@@ -64,7 +66,8 @@ Control API (JSON bodies; besides ``common``'s requests / faults / stats / rate-
 * ``POST /_sim/plan`` ``{"basic_plan": true}``: switch protected customer data off or on.
 * ``GET /_sim/``: the "demo shop control" HTML page (``common.install_demo_page``): add an
   order; per order Quantity +1 and Change delivery (the next shipping rate). No status button:
-  Orderdock does not sync Shopify statuses.
+  Orderdock does not sync Shopify statuses. It shows the Website URL and the access token to
+  connect the shop with; option ``spare=1`` says it is not connected (`make run`'s spare shop).
 
 Every change bumps the order's ``updated_at`` to the real current time.
 """
@@ -138,7 +141,7 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
     _install_guards(app, shop, state)
     _install_api(app, shop)
     _install_control(app, shop)
-    _install_demo_page(app, shop)
+    _install_demo_page(app, shop, spare=common.is_spare(options))
     return app
 
 
@@ -412,6 +415,8 @@ class Shop:
         currency = str(body.get("currency") or self.currency).upper()
         order = self._build(moment, str(body.get("buyer") or "returning"), currency,
                             lines=body.get("line_items") or None)
+        if body.get("shipping_lines") is False:  # a manual order or a digital good: an address, no rate
+            order["shipping_lines"] = []
         self._apply_state(order, body.get("financial_status", "paid"),
                           body.get("fulfillment_status"), bool(body.get("cancel")), at=moment)
         self.touch(order)
@@ -876,13 +881,14 @@ def _change_shipping(shop: Shop, order: dict, body: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _install_demo_page(app: Flask, shop: Shop) -> None:
+def _install_demo_page(app: Flask, shop: Shop, spare: bool) -> None:
     # No "Next status": Orderdock does not sync Shopify's financial / fulfilment states.
+    # The access: the custom app's token, enough on its own (the Dev Dashboard pair is optional).
     common.install_demo_page(app, "Shopify", lambda: _demo_orders(shop), [
         common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
         common.DemoAction("quantity", "Quantity +1", lambda order_id: _demo_quantity(shop, order_id)),
         common.DemoAction("delivery", "Change delivery", lambda order_id: _demo_shipping(shop, order_id)),
-    ])
+    ], access=lambda: [("Admin API access token", shop.token)], spare=spare)
 
 
 def _demo_orders(shop: Shop) -> list[dict]:

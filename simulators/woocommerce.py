@@ -63,7 +63,8 @@ Control API (JSON bodies), besides ``common``'s requests / faults / stats / rate
   registered (to see unknown statuses tolerated).
 * ``GET /_sim/`` — the "demo shop control" HTML page (``common.install_demo_page``): add an
   order; per order Quantity +1 and Next status (processing <-> on-hold). No delivery button:
-  Orderdock does not take WooCommerce's shipping over.
+  Orderdock does not take WooCommerce's shipping over. It shows the Website URL and the key to
+  connect the shop with; option ``spare=1`` says it is not connected (`make run`'s spare shop).
 Every change moves ``date_modified`` forward, as WooCommerce's save does.
 
 Seeded data: orders over the last 90 days in every status (the core ones, ``trash``,
@@ -721,7 +722,7 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
                        plain_permalinks=_flag(options.get("plain_permalinks")))
     _install_api(app, shop, reports=_flag(options.get("reports", True)))
     _install_control(app, shop)
-    _install_demo_page(app, shop)
+    _install_demo_page(app, shop, key, spare=common.is_spare(options))
     return app
 
 
@@ -899,13 +900,13 @@ def _add_order(shop: Shop, body: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _install_demo_page(app: Flask, shop: Shop) -> None:
+def _install_demo_page(app: Flask, shop: Shop, key: Key, spare: bool) -> None:
     # No "Change delivery": Orderdock does not take WooCommerce's shipping lines over.
     common.install_demo_page(app, "WooCommerce", lambda: _demo_orders(shop), [
         common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
         common.DemoAction("quantity", "Quantity +1", lambda order_id: _demo_quantity(shop, order_id)),
         common.DemoAction("status", "Next status", lambda order_id: _demo_status(shop, order_id)),
-    ])
+    ], access=lambda: [("Consumer key", key.key), ("Consumer secret", key.secret)], spare=spare)
 
 
 def _demo_orders(shop: Shop) -> list[dict]:

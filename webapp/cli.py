@@ -1,5 +1,5 @@
-"""Operator commands under `flask`: demo data, accounts, platform payload previews, stores and
-encryption keys."""
+"""Operator commands under `flask`: demo data, accounts, platform payload previews, stores,
+encryption keys and merging clients (`clients merge-phones`)."""
 from __future__ import annotations
 
 import click
@@ -10,6 +10,7 @@ from webapp.extensions import db
 
 
 def init_app(app: Flask) -> None:
+    from webapp.clients_cli import clients
     from webapp.platforms.cli import platforms
     from webapp.secrets_cli import secrets_group
     from webapp.stores_cli import stores
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(platforms)
     app.cli.add_command(stores)
     app.cli.add_command(secrets_group)
+    app.cli.add_command(clients)
 
 
 @click.command("seed-demo")

@@ -5,9 +5,10 @@ The launcher (scripts/run.py) says where each simulator listens and how to sign 
 JSON object on the stdin of `flask stores demo`, ``{"<platform>": {"url": "...", "credentials":
 {...}, "timezone": "...", "language": "..."}}``: never in arguments or environment variables,
 where any process list or child process would show the credentials (R-SEC-6). The product
-itself knows nothing of the simulators. Idempotent: a second run updates the same stores (new
-ports, new credentials), and enqueues the initial import (after the commit) of each store not
-imported yet.
+itself knows nothing of the simulators. Idempotent: a second run updates the same stores (a
+port taken meanwhile is replaced by a new one), and enqueues the initial import (after the
+commit) of each store not imported yet. The launcher's spare shops, one per platform, are not
+sent here: they are left for a newcomer to connect in the wizard.
 """
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 * ``Draft`` is step 1 as typed. Between the wizard's two steps it waits in Redis, encrypted
   with the credentials key and gone after ``DRAFT_SECONDS``, so a password typed in step 1
   is never sent back to the browser (R-CON-8) and an abandoned wizard leaves no row behind.
+  Beside it, under the same token, step 1 as last sent (``Typed``): a failed Next and Back
+  from step 2 keep every field, the password too without showing it (R-CON-4).
 * ``check`` verifies URL and credentials live through the adapter (R-CON-4) and reads the
   platform's statuses for step 2 (R-CON-5).
 * ``suggested_status`` pre-selects a back-office status for each platform status by name.
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 
@@ -23,12 +26,16 @@ from sqlalchemy import func, select, update
 from webapp.extensions import db, redis_client
 from webapp.models import Employee, Order, Role, Shop, Status, StatusGroup, Store
 from webapp.models.stores import shop_for
+from webapp.phones import clean_country
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import RemoteStatus, shop_address
 from webapp.secrets import SecretUnreadable, decrypt, encrypt
 from webapp.sync.platform import http_for_web, platform_from
 
 DRAFT_SECONDS = 30 * 60
+SHOP_COUNTRY = "shop"
+"""R-CLI-5: the store's country choice "the shop's own": ``check`` asks the shop for it."""
+DRAFT_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 # Suggestions by name, first match wins: "Not delivered" is a failure before "delivered" is
 # a success, and "Awaiting shipment" is delivery before "awaiting" is pending.
@@ -59,6 +66,7 @@ class Draft:
     timezone: str = ""
     store_id: int | None = None
     statuses: list[dict[str, str]] = field(default_factory=list)  # read live in step 1
+    country: str | None = None  # R-CLI-5; None: the platform's default (Store.country)
 
     def remote_statuses(self) -> list[RemoteStatus]:
         return [RemoteStatus(**status) for status in self.statuses]
@@ -68,11 +76,51 @@ def _draft_key(token: str, employee_id: int) -> str:
     return f"orderdock:wizard:{employee_id}:{token}"
 
 
-def keep_draft(draft: Draft, employee_id: int) -> str:
-    """Keep the draft for step 2; the token that names it (only for this employee)."""
-    token = secrets.token_urlsafe(16)
+def _typed_key(token: str, employee_id: int) -> str:
+    return f"{_draft_key(token, employee_id)}:typed"
+
+
+def draft_token(value: str | None) -> str | None:
+    """A token as ``keep_draft`` makes them, from a form or a URL; None for anything else."""
+    return value if value and DRAFT_TOKEN.fullmatch(value) else None
+
+
+def keep_draft(draft: Draft, employee_id: int, token: str | None = None) -> str:
+    """Keep the draft for step 2; the token that names it (only for this employee). The
+    wizard's own token is reused, so what it kept so far stays with the draft."""
+    token = token or secrets.token_urlsafe(16)
     redis_client().set(_draft_key(token, employee_id), encrypt(json.dumps(asdict(draft))), ex=DRAFT_SECONDS)
     return token
+
+
+@dataclass
+class Typed:
+    """Step 1 as last sent in one wizard: the fields as posted (never a secret one) and the
+    secrets typed so far, which a password field never shows again (R-CON-8)."""
+
+    platform: str
+    store_id: int | None
+    fields: dict[str, list[str]]
+    secrets: dict[str, str]
+
+
+def keep_typed(token: str | None, employee_id: int, typed: Typed) -> str:
+    """Keep step 1 as sent (encrypted, ``DRAFT_SECONDS``), for a failed Next and for Back: the
+    token that names it (a new one when ``token`` is None)."""
+    token = token or secrets.token_urlsafe(16)
+    redis_client().set(_typed_key(token, employee_id), encrypt(json.dumps(asdict(typed))), ex=DRAFT_SECONDS)
+    return token
+
+
+def load_typed(token: str | None, employee_id: int) -> Typed | None:
+    """What ``keep_typed`` kept; None when expired, someone else's or unreadable."""
+    stored = redis_client().get(_typed_key(token, employee_id)) if token else None
+    if stored is None:
+        return None
+    try:
+        return Typed(**json.loads(decrypt(stored.decode())))
+    except (SecretUnreadable, TypeError, ValueError):
+        return None
 
 
 def load_draft(token: str, employee_id: int) -> Draft | None:
@@ -87,14 +135,17 @@ def load_draft(token: str, employee_id: int) -> Draft | None:
 
 
 def drop_draft(token: str, employee_id: int) -> None:
-    redis_client().delete(_draft_key(token, employee_id))
+    redis_client().delete(_draft_key(token, employee_id), _typed_key(token, employee_id))
 
 
 def check(draft: Draft) -> list[RemoteStatus]:
-    """R-CON-4/5: sign in to the shop and read its statuses; raises PlatformError."""
+    """R-CON-4/5: sign in to the shop and read its statuses; raises PlatformError. A draft whose
+    country is ``SHOP_COUNTRY`` gets the shop's own, or none when the shop does not say (R-CLI-5)."""
     platform = platform_from(draft.platform, draft.url, draft.credentials, draft.timezone, draft.language,
                              http_for_web())
     platform.verify()
+    if draft.country == SHOP_COUNTRY:
+        draft.country = clean_country(platform.shop_country())
     return platform.statuses() if PLATFORMS[draft.platform].RULES.statuses_in else []
 
 
@@ -142,6 +193,8 @@ def save(draft: Draft, mapping: dict[str, int]) -> Store:
     store.location_id, store.order_type_id = draft.location_id, draft.order_type_id
     store.language, store.identify_by, store.timezone = draft.language, draft.identify_by, draft.timezone
     store.credentials = draft.credentials
+    if draft.country is not None and draft.country != SHOP_COUNTRY:  # R-CLI-5
+        store.country = clean_country(draft.country)
     store.status_map = mapping
     store.managers_all = draft.managers_all
     chosen = set(draft.manager_ids)

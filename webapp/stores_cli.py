@@ -20,7 +20,7 @@ from webapp.credential_input import gather, refuse_secrets_in_argv
 from webapp.extensions import db
 from webapp.models import ImportState, Location, OrderType, RunState, Status, Store, SyncRun
 from webapp.platforms import PLATFORMS
-from webapp.platforms.base import PlatformError, RemoteStatus, normalize_store_url
+from webapp.platforms.base import PlatformError, RemoteStatus, normalize_store_url, time_zone_name
 from webapp.store_setup import ShopTaken, reconnect_note, settle_shop, shop_refusal, suggested_status
 from webapp.sync.platform import platform_for
 
@@ -90,7 +90,10 @@ def _fill(store: Store, spec: StoreSpec, rules) -> None:
     store.location = _named(Location, spec.location, "location")
     store.order_type = _named(OrderType, spec.order_type, "order type")
     store.credentials = spec.credentials
-    store.language, store.timezone = spec.language, spec.timezone
+    try:
+        store.language, store.timezone = spec.language, time_zone_name(spec.timezone)  # R-IMP-8
+    except ValueError as error:
+        raise ConnectError(f"--timezone: {error}") from None
     store.managers_all, store.enabled = True, True
 
 
@@ -177,7 +180,8 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--guess-statuses", is_flag=True, help="Map the statuses not given with --map by their names.")
 @click.option("--identify-by", default="", help="Product matching field (default: the platform's first).")
 @click.option("--language", default="", help="Cartum: language of product names, e.g. en.")
-@click.option("--timezone", default="", help="The shop's IANA time zone (default: the back office's).")
+@click.option("--timezone", default="", help="Cartum: the shop's IANA time zone, which its order times are "
+                                              "written in (default Europe/Kyiv; never the back office's).")
 def add(platform, name, url, location, order_type, credentials, from_stdin, credential_env, mappings,
         guess_statuses, identify_by, language, timezone) -> None:
     """Connect a store after checking its credentials live; its import starts with the next tick.

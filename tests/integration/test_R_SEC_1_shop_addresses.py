@@ -43,6 +43,7 @@ from webapp.platforms.cartum import CartumPlatform
 from webapp.platforms.http import HttpSettings, PlatformHttp
 from webapp.platforms.shopify import ShopifyPlatform
 from webapp.platforms.woocommerce import WooCommercePlatform
+from webapp.store_check_messages import wizard_message
 
 STAND_IN = "127.0.0.2"
 """The public shop's address: loopback, counted as public by ``network``."""
@@ -414,7 +415,8 @@ def test_R_SEC_1_the_wizard_reads_the_same_for_a_simulator_and_a_closed_port(app
         assert sim.requests() == []
     sim_port = sim.url.rsplit(":", 1)[1]
     assert answered.status_code == nothing.status_code == 422
-    assert connect_error(answered) == unreachable_message(f"127.0.0.1:{sim_port}")
+    unreachable = Unreachable(host=f"127.0.0.1:{sim_port}", reason="connection failed")
+    assert connect_error(answered) == wizard_message(unreachable, "woocommerce", {})  # the wizard's wording
     assert connect_error(answered).replace(sim_port, "PORT") == connect_error(nothing).replace(str(closed), "PORT")
 
 

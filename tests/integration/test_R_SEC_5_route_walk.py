@@ -73,6 +73,7 @@ EXPECTED: dict[str, dict[str, dict]] = {
     "orders.write_off": ORDER_CHANGE,
     "orders.update_one": ORDER_CHANGE,
     "orders.update_selected": {"*": every()},
+    "orders.push_state": ORDER_VIEW,  # polled by the order page while a status push is on its way
     "orders.update_progress": {
         "mine-local+run-mine": every(),         # 409: not an imported order
         "mine-local+run-theirs": every(),       # 409 as well, before the run is looked at

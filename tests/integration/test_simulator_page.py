@@ -129,6 +129,65 @@ def test_the_page_and_its_buttons_are_no_platform_api_calls(shops, platform):
 
 
 # ---------------------------------------------------------------------------------------------
+# How to connect it: the demo a newcomer tries the wizard with (issue 12)
+# ---------------------------------------------------------------------------------------------
+
+ACCESS_ROW = re.compile(r"<tr><th>([^<]+)</th><td><code>([^<]*)</code></td></tr>")
+# Credentials a launcher might start each shop with, and the rows the page must show for them.
+ACCESS = {
+    "cartum": ({"login": "owner", "password": "Pw-cartum_1"}, {"Login": "owner", "Password": "Pw-cartum_1"}),
+    "shopify": ({"token": "shpat_0123abcd"}, {"Admin API access token": "shpat_0123abcd"}),
+    "woocommerce": ({"consumer_key": "ck_0123", "consumer_secret": "cs_4567"},
+                    {"Consumer key": "ck_0123", "Consumer secret": "cs_4567"}),
+}
+
+
+def access_on(html: str) -> dict[str, str]:
+    return dict(ACCESS_ROW.findall(html))
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_R_CON_3_each_demo_shop_page_shows_its_address_and_access_as_the_wizard_names_them(platform):
+    """The page says what to type into Orderdock's wizard to connect the shop: the platform, the
+    Website URL (where the page itself is served) and each credential the shop started with,
+    under the label of the wizard's own field (R-CON-3; the labels are compared with the
+    adapters' rules, so a renamed field fails here). Shopify's optional Dev Dashboard fields are
+    left out: the token is enough. The page is the simulator's, on loopback, not the back
+    office: showing a simulated shop's made-up credentials there is its point."""
+    from webapp.platforms import PLATFORMS as ADAPTERS
+
+    options, shown = ACCESS[platform]
+    with serving(platform, orders=3, **options) as sim:
+        html = page(sim)
+    access = access_on(html)
+    assert access == {"Platform": TITLES[platform], "Website URL": sim.url, **shown}
+    labels = {field.label for field in ADAPTERS[platform].RULES.credential_fields}
+    assert set(shown) <= labels
+    assert "not connected" not in html  # the launcher's connected demo shops
+
+
+def test_a_spare_demo_shop_page_says_it_is_not_connected_and_where_to_connect_it():
+    """``spare=1``: the shop `make run` leaves unconnected for a newcomer to try the wizard."""
+    with serving("woocommerce", orders=3, spare="1") as sim:
+        html = " ".join(page(sim).split())
+    assert "WooCommerce spare demo shop" in html
+    assert "not connected to Orderdock" in html
+    assert "Settings &gt; Stores &gt; + Store" in html
+    assert access_on(html)["Website URL"] == sim.url
+
+
+def test_R_CON_8_a_simulators_access_log_hides_secrets_sent_in_the_query_string():
+    """`make run` keeps each demo shop's requests in instance/logs/: a WooCommerce key sent as
+    query parameters (what WooCommerce accepts over https) must not land there in clear."""
+    from simulators.common import loggable
+
+    line = loggable("GET /wp-json/wc/v3/orders?consumer_key=ck_1&consumer_secret=cs_2&page=1 HTTP/1.1")
+    assert line == "GET /wp-json/wc/v3/orders?consumer_key=ck_1&consumer_secret=[hidden]&page=1 HTTP/1.1"
+    assert loggable("GET /x?password=p%20w&token=t HTTP/1.1\x1b[31m") == \
+        "GET /x?password=[hidden]&token=[hidden] HTTP/1.1?[31m"
+
+
+# ---------------------------------------------------------------------------------------------
 # Cartum
 # ---------------------------------------------------------------------------------------------
 

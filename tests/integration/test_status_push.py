@@ -4,7 +4,9 @@ platform's simulator on loopback, whose request log (``/_sim/requests``) says ex
 which status calls the shop received. Nothing of ours is mocked."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from html import unescape
 
 import pytest
 from flask import g
@@ -26,6 +28,7 @@ from webapp.sync import status_push
 from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
 from webapp.sync.importer import import_orders
 from webapp.sync.queues import QUEUES, queue
+from webapp.views import orders as orders_view
 
 CREDENTIALS = {
     "cartum": {"login": "manager", "password": "cartum-demo"},
@@ -358,3 +361,42 @@ def test_R_STA_2_only_a_status_changed_on_the_platform_is_applied_and_null_means
     db.session.commit()
     order = reimport("2")
     assert order.status_id == ours("Processing") and order.platform_status == "2"
+
+
+# --- the outcome on the order page, without a reload (issue 12) --------------------------------
+
+
+def test_R_STA_1_the_push_outcome_appears_on_the_order_page_without_a_reload(office, client, redis):
+    """After "Change status" the order part says the status is on its way to the shop and asks
+    again every second; once the push job is done, the answer stops the polling (286) and brings
+    what the job wrote: the outcome beside the status, and the feed's entries (out of band, so a
+    comment being typed is kept). The polling is bounded: past its last try it stops and says
+    the feed will tell. A reload while the push waits shows the same poller."""
+    with serving("woocommerce", orders=40) as sim:
+        store_id = imported_store("woocommerce", sim)
+        order_id = an_open_order(store_id, "woocommerce").id
+        url = f"/orders/{order_id}"
+        g.pop("_login_user", None)
+        answer = post(client, f"{url}/status", {"status_id": ours("On hold")}, page=url, headers={"HX-Request": "true"})
+        html = answer.get_data(as_text=True)
+        poller = re.search(r'<p id="push-state"[^>]*hx-get="([^"]+)" hx-trigger="every 1s"[^>]*>\s*'
+                           r"Sending the status to WooCommerce…", html)
+        assert poller, html[:800]
+        poll = unescape(poller.group(1))
+        assert poll.startswith(f"{url}/push?")
+        assert 'id="push-state"' in client.get(url).get_data(as_text=True)  # a reload keeps watching
+
+        waiting = client.get(poll, headers={"HX-Request": "true"})
+        assert waiting.status_code == 200 and 'hx-trigger="every 1s"' in waiting.get_data(as_text=True)
+        last = re.sub(r"n=\d+", f"n={orders_view.PUSH_POLLS}", poll)
+        given_up = client.get(last, headers={"HX-Request": "true"})
+        assert given_up.status_code == 286 and "the feed below will say" in given_up.get_data(as_text=True)
+
+        work()
+        g.pop("_login_user", None)
+        done = client.get(poll, headers={"HX-Request": "true"})
+        text = done.get_data(as_text=True)
+        assert done.status_code == 286 and "every 1s" not in text
+        assert re.search(r'<p id="push-state"[^>]*>\s*Status sent to WooCommerce: On hold\s*</p>', text), text[:600]
+        feed_part = re.search(r'<ol id="feed-entries"[^>]*hx-swap-oob="true"[^>]*>(.*?)</ol>', text, re.S)
+        assert feed_part and "Status sent to WooCommerce: On hold" in feed_part.group(1)

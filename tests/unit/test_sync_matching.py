@@ -156,6 +156,11 @@ def test_R_DEL_3_R_DEL_4_which_deliveries_are_transferred():
     assert is_transferred(SHOPIFY, delivery(is_own_method=False))
     assert not is_transferred(WOO, delivery())
     assert not is_transferred(SHOPIFY, None)
+    # R-DEL-1: an address alone (neither method nor cost) is no delivery, on any platform
+    assert not is_transferred(CARTUM, delivery(method_name="", cost=None))
+    assert not is_transferred(SHOPIFY, delivery(method_name="", cost=None, is_own_method=False))
+    assert is_transferred(CARTUM, delivery(method_name="", cost="80"))
+    assert is_transferred(CARTUM, delivery(cost=None))  # a named method not priced yet (Cartum's -1)
 
 
 # --- Reasons an order is kept out ------------------------------------------------------------------

@@ -69,6 +69,14 @@ def shop_for(session: Session, platform: str, url: str) -> Shop:
 event.listen(Session, "before_flush", _attach_shops)
 
 
+def _platform_country(context) -> str:
+    """The default of ``Store.country``: the store's platform's (``PlatformRules.default_country``)."""
+    from webapp.platforms import PLATFORMS  # the adapters import more than a model needs at import time
+
+    adapter = PLATFORMS.get(context.get_current_parameters().get("platform"))
+    return adapter.RULES.default_country if adapter else ""
+
+
 class ImportState(StrEnum):
     PENDING = "pending"    # saved, initial import not started yet
     RUNNING = "running"
@@ -89,6 +97,9 @@ class Store(db.Model):
     order_type_id: Mapped[int | None] = mapped_column(ForeignKey("order_types.id"))
     language: Mapped[str] = mapped_column(String(8), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="")
+    # R-CLI-5: ISO 3166 alpha-2; phones without a country code are read here when the order names
+    # no country ("": in PHONE_REGION). A new store gets its platform's default (Cartum "UA").
+    country: Mapped[str] = mapped_column(String(2), default=_platform_country, server_default="")
     identify_by: Mapped[str] = mapped_column(String(16), default="name")
     managers_all: Mapped[bool] = mapped_column(Boolean, default=True)
     # platform status id -> back-office status id (R-STA-2), and back (R-STA-1/3).

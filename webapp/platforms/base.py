@@ -136,6 +136,20 @@ def _zone(name: str) -> timezone | ZoneInfo:
         raise ValueError(f"Unknown time zone {name!r}; use an IANA name such as Europe/Kyiv.") from None
 
 
+def time_zone_name(text: Any) -> str:
+    """A shop's time zone as typed (R-IMP-8), checked: an IANA name such as "Europe/Kyiv", or ""
+    for none (the adapter's default then). Raises ValueError with a message for the form."""
+    name = clean_text(text)
+    if not name or name.upper() in ("UTC", "GMT"):
+        return name and "UTC"
+    try:
+        ZoneInfo(name)  # refuses paths ("../x") as well as unknown names
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name[:64]!r} is not a time zone we know. Enter the shop's IANA time zone as "
+                         "Region/City, for example Europe/Kyiv, Europe/Warsaw or America/New_York.") from None
+    return name
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
@@ -297,8 +311,11 @@ class RemoteBuyer:
 
     ``phone`` is raw, as the platform gave it; ``sync/`` normalizes it for matching (R-CLI-2)
     and keeps the raw value. ``address`` is only used where ``PlatformRules.buyer_address_kept``.
-    The constructor also accepts None for any field; ``RemoteBuyer.of`` returns None when the
-    platform gave nothing at all.
+    ``country`` is the order's shipping or billing country as ISO 3166 alpha-2 ("UA"), "" when
+    the order names none: a phone without a country code is read there (R-CLI-5); anything
+    but two letters becomes "". The constructor also accepts None for any field;
+    ``RemoteBuyer.of`` returns None when the platform gave nothing at all (a country alone is
+    not a buyer).
     """
 
     first_name: str = ""
@@ -306,15 +323,18 @@ class RemoteBuyer:
     phone: str = ""
     email: str = ""
     address: str = ""
+    country: str = ""
 
     def __post_init__(self) -> None:
         _clean_str_fields(self)
+        code = self.country.upper()
+        object.__setattr__(self, "country", code if re.fullmatch(r"[A-Z]{2}", code) else "")
 
     @classmethod
     def of(cls, **values: Any) -> RemoteBuyer | None:
         """A buyer from possibly-None values; None when every field is empty (data withheld)."""
         buyer = cls(**values)
-        return None if not any(getattr(buyer, f.name) for f in fields(cls)) else buyer
+        return None if not any(getattr(buyer, f.name) for f in fields(cls) if f.name != "country") else buyer
 
     @property
     def has_contact(self) -> bool:
@@ -398,6 +418,12 @@ class RemoteDelivery:
         if cost is not None and cost < 0:
             raise ValueError("Delivery cost is negative; pass None when it is not calculated.")
         object.__setattr__(self, "cost", cost)
+
+    @property
+    def is_delivery(self) -> bool:
+        """R-DEL-1: a method or a cost says a delivery was chosen; an address alone is only where
+        the buyer lives (a Shopify order without a shipping line), with no delivery to describe."""
+        return bool(self.method_name) or self.cost is not None
 
 
 def _require_aware(name: str, moment: Any) -> datetime:
@@ -698,6 +724,17 @@ class PlatformRules:
     """R-CLI-2: contact fields an existing client is found by, in order ("phone"; WooCommerce
     "phone", "email")."""
 
+    times_without_offset: bool
+    """R-IMP-8: the platform writes its times without a UTC offset (Cartum's ``stat_created``),
+    so they are read in the shop's time zone: the wizard asks for it (``Store.timezone``) and the
+    adapter reads ``options["timezone"]``. False where times carry their offset (Shopify;
+    WooCommerce's ``*_gmt`` fields): the wizard asks nothing."""
+
+    default_timezone: str
+    """R-IMP-8: the zone such times are read in when the store names none, preselected in the
+    wizard (Cartum: "Europe/Kyiv", where its shops are); never the back office's TIMEZONE.
+    "" where ``times_without_offset`` is False."""
+
     buyer_address_kept: bool
     """R-CLI-3: the buyer's address is saved on the client (Shopify)."""
 
@@ -722,6 +759,12 @@ class PlatformRules:
     Elsewhere an http:// address is refused (``NotEncrypted``) unless
     ALLOW_PRIVATE_SHOP_ADDRESSES is on. The one field with a default: the safe one."""
 
+    default_country: str = ""
+    """R-CLI-5: the store's country (ISO 3166 alpha-2) a new store of this platform gets, which
+    reads the phones its orders give without a country code and without a country of their own
+    (Cartum "UA": its shops sell in Ukraine and its orders name no country). "" leaves it to the
+    shop (``Platform.shop_country``) or the user, else the back office's PHONE_REGION."""
+
     def __post_init__(self) -> None:
         self._check_choices("identify_by", self.identify_by, IDENTIFY_BY_CHOICES)
         self._check_choices("client_match_keys", self.client_match_keys, CLIENT_MATCH_CHOICES)
@@ -735,6 +778,10 @@ class PlatformRules:
             raise ValueError("completed_needs_write_off only makes sense with statuses_out.")
         if self.delivery_only_own_method and not self.delivery_transferred:
             raise ValueError("delivery_only_own_method needs delivery_transferred.")
+        if self.times_without_offset != bool(self.default_timezone):
+            raise ValueError("times_without_offset needs a default_timezone, and only it has one.")
+        if self.default_timezone:
+            _zone(self.default_timezone)
 
     @staticmethod
     def _check_choices(name: str, values: Sequence[str], allowed: Sequence[str]) -> None:
@@ -804,6 +851,12 @@ class Platform(ABC):
     @abstractmethod
     def verify(self) -> None:
         """Check URL and credentials live (R-CON-4); raise AuthFailed, ApiNotAvailable, etc."""
+
+    def shop_country(self) -> str:
+        """R-CLI-5: the shop's own country (ISO 3166 alpha-2) when the platform says it in one
+        cheap call, for the store's default; "" when it does not. Called after ``verify``; never
+        raises (a shop that will not say is no reason to refuse the store)."""
+        return ""
 
     @abstractmethod
     def statuses(self) -> list[RemoteStatus]:

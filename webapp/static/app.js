@@ -12,6 +12,31 @@ function showError(text) {
   box.replaceChildren(note);
 }
 
+// htmx comes from its CDN, checked by its SRI hash (base.html). Where that did not run (no
+// internet, the CDN blocked, a file that failed its hash), the same pinned file is loaded from
+// this server, with the same hash. Deferred scripts run in order, so the CDN's has run or failed
+// by now; a CDN that hangs instead of failing holds the page's live parts until the browser gives
+// up on it. The copy is added once the page has loaded: htmx sets itself up on DOMContentLoaded,
+// or at once when the document is complete; run in between, it would wait for an event already
+// gone. The listeners below are on `document` and need no htmx to be attached.
+(function loadHtmxFromThisServer() {
+  var cdn = document.querySelector("script[data-fallback]");
+  if (window.htmx || !cdn) return;
+  function add() {
+    var copy = document.createElement("script");
+    copy.src = cdn.dataset.fallback;
+    copy.integrity = cdn.integrity;
+    copy.addEventListener("error", function () {
+      showError("The page's live parts are off: its script (htmx) could not be loaded from its CDN nor from " +
+        "this server. Reload the page; if this persists, tell your administrator.");
+    });
+    document.head.append(copy);
+  }
+  console.info("htmx did not load from " + cdn.src + "; loading this server's copy.");
+  if (document.readyState === "complete") add();
+  else window.addEventListener("load", add);
+})();
+
 // Show the server's message when an htmx request is refused. The answer is parsed into an inert
 // document (DOMParser): nothing in it loads or runs, whatever it holds; only its text is shown.
 document.addEventListener("htmx:responseError", function (event) {

@@ -24,8 +24,10 @@ _COST = re.compile(r"^Delivery: .*?, cost (\d+\.\d{2}) [A-Z]{3}, to ")
 
 
 def is_transferred(rules: PlatformRules, delivery: RemoteDelivery | None) -> bool:
-    """R-DEL-1/3/4: does this platform's delivery become a comment?"""
-    if delivery is None or not rules.delivery_transferred:
+    """R-DEL-1/3/4: does this platform's delivery become a comment? Never without a delivery: an
+    address with neither method nor cost is where the buyer is, and "Delivery: —, cost not
+    calculated" would describe nothing (whatever an adapter passed on)."""
+    if delivery is None or not rules.delivery_transferred or not delivery.is_delivery:
         return False
     return delivery.is_own_method or not rules.delivery_only_own_method
 

@@ -19,7 +19,9 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import or_, select
@@ -60,16 +62,19 @@ class PageResult:
 
 
 def import_orders(store: Store, run: SyncRun, orders: Sequence[RemoteOrder], *,
-                  initial: bool = False) -> PageResult:
+                  initial: bool = False, window_start: datetime | None = None) -> PageResult:
     """Upsert each order in its own SAVEPOINT, log skipped and failed ones, add the counts
     (and ``fetched``) to ``run``. Never commits: the caller commits the page with the
     store's checkpoint. With ``initial``, orders in ``RULES.excluded_initial_statuses`` are
-    skipped silently (R-IMP-2). Raises ValueError when the store has no location or order
-    type (every order would fail; the message says what to edit)."""
+    skipped silently (R-IMP-2). With ``window_start`` (a sync), an order placed before it and
+    not imported yet is left out, and the sync log says so once (R-IMP-2's window holds for
+    syncs). Raises ValueError when the store has no location or order type (every order
+    would fail; the message says what to edit)."""
     _check_store(store)
     _hold_transaction()
     page = _Page.of(store, run)
     page.notify = not initial  # R-ORD-8: the backfill of two months is history, not news
+    page.window_start = window_start
     result = PageResult()
     for remote in orders:
         result.count(_import_one(page, remote, initial))
@@ -115,16 +120,17 @@ class _Page:
     rules: PlatformRules
     title: str
     currency: str
-    region: str
+    region: tuple[str, ...]  # R-CLI-5: after the order's own country, phones are read in these
     statuses: dict[str, Status | None] = field(default_factory=dict)
     managers: list[Employee] | None = None
     notify: bool = False
+    window_start: datetime | None = None  # R-IMP-2: orders placed before it stay out of syncs
 
     @classmethod
     def of(cls, store: Store, run: SyncRun) -> _Page:
         config = current_app.config
         return cls(store, run, rules_for(store), PLATFORMS[store.platform].title, config["CURRENCY"],
-                   config["PHONE_REGION"])
+                   (store.country, config["PHONE_REGION"]))
 
     def mapped_status(self, remote: RemoteOrder) -> Status | None:
         """R-STA-2: our status for the platform's, by the store's mapping; None if unmapped."""
@@ -233,7 +239,7 @@ def _import_one(page: _Page, remote: RemoteOrder, initial: bool) -> str:
     if remote.status_id in page.rules.excluded_initial_statuses and (initial or _is_history(page, remote)):
         FailedOrder.forget(page.store.id, remote.external_id)
         return SKIPPED  # R-IMP-2: finished orders are history, not work; nothing to report
-    reason = skip_reason(remote, page.rules, page.currency, page.title)
+    reason = skip_reason(remote, page.rules, page.currency, page.title) or _before_window(page, remote)
     if reason is not None:
         page.log_once(remote, reason)
         FailedOrder.forget(page.store.id, remote.external_id)
@@ -255,6 +261,22 @@ def _is_history(page: _Page, remote: RemoteOrder) -> bool:
     """A finished order placed before the store was connected, not imported: a sync's overlap
     (or a late refund) shows it, but R-IMP-2 left it out of the import, and so does the sync."""
     return remote.created_at < page.store.created_at and find_order(page.store, remote.external_id) is None
+
+
+def _before_window(page: _Page, remote: RemoteOrder) -> str | None:
+    """Why a sync leaves this order out: placed before the initial import's window (R-IMP-2),
+    which did not take it, though it changed on the shop since. None to go on."""
+    start = page.window_start
+    if start is None or remote.created_at >= start or find_order(page.store, remote.external_id) is not None:
+        return None
+    zone = ZoneInfo(current_app.config["TIMEZONE"])  # how the office reads dates; the text stays fixed
+    return before_window_reason(remote, page.title, start.astimezone(zone), remote.created_at.astimezone(zone))
+
+
+def before_window_reason(remote: RemoteOrder, platform: str, start: datetime, placed: datetime) -> str:
+    return (f"Order {order_label(remote)} was placed on {placed:%Y-%m-%d}, before the two months the initial "
+            f"import took in (orders placed from {start:%Y-%m-%d} on), so it was not imported, though it "
+            f"changed on {platform} since. Enter it by hand if you need it here.")
 
 
 def find_order(store: Store, external_id: str) -> Order | None:

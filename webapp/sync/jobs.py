@@ -1,6 +1,6 @@
 """Role in ``sync/``: the RQ entry points of the "sync" and "push" queues. They take ids,
-never objects, and read the platform through its adapter (``platform_for``) and write through
-the importer; the frame (lock, run state, failures) is ``runner.run_store_job``.
+never objects, read the platform through the run's one adapter (``Context.platform``) and
+write through the importer; the frame (lock, run state, failures) is ``runner.run_store_job``.
 
 * ``initial_import`` — R-IMP-2: the orders of the last two months, minus the platform's
   excluded statuses. Resumable: each page is committed together with the adapter's
@@ -24,11 +24,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import FailedOrder, ImportState, Order, RunKind, RunState, Status, StatusGroup, SyncRun
+from webapp.models import FailedOrder, ImportState, Order, RunKind, RunState, Status, StatusGroup, Store, SyncRun
 from webapp.platforms.base import PlatformError, RemoteOrder
 from webapp.sync import status_push
 from webapp.sync.importer import import_orders
-from webapp.sync.platform import platform_for, rules_for
+from webapp.sync.platform import rules_for
 from webapp.sync.runner import BUSY_WAIT, Context, Progress, in_app_context, run_store_job
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def push_status(order_id: int) -> str:
 
 def _update(ctx: Context, ids: list[str]) -> None:
     ctx.run.expected = len(ids)
-    _reread(ctx, ids)
+    _reread(ctx, ids, window_start(ctx.store))
 
 
 def _initial(ctx: Context) -> None:
@@ -81,7 +81,7 @@ def _initial(ctx: Context) -> None:
     resumed = began < run.started_at or (store.import_state == ImportState.RUNNING and bool(store.checkpoint))
     if store.import_state != ImportState.RUNNING or not store.checkpoint:
         store.import_state, store.checkpoint = ImportState.RUNNING, None
-    platform = platform_for(store)
+    platform = ctx.platform
     if run.expected is None:
         run.expected = _count(platform, began - INITIAL_WINDOW)
     db.session.commit()
@@ -133,17 +133,34 @@ def _sync(ctx: Context) -> None:
 
 
 def _changes(ctx: Context) -> None:
-    """R-IMP-1/3/4: what changed since ``synced_until``, and the orders that failed before."""
+    """R-IMP-1/3/4: what changed since ``synced_until``, and the orders that failed before.
+
+    R-IMP-2's window holds here too: an order placed before it and not imported stays out when
+    it changes on the shop (``window_start``)."""
     store, run = ctx.store, ctx.run
-    platform, since = platform_for(store), store.synced_until - OVERLAP
-    tracks_updates = rules_for(store).tracks_updates
-    open_ids = [] if tracks_updates else _open_order_ids(store.id)  # before new ones arrive
-    pages = platform.iter_orders(updated_since=since) if tracks_updates else platform.iter_orders(created_since=since)
+    since, window = store.synced_until - OVERLAP, window_start(store)
+    if rules_for(store).tracks_updates:
+        pages = ctx.platform.iter_orders(updated_since=since)
+    else:
+        # Cartum cannot list changed orders, so its open ones are re-read by id; first, because
+        # they show most of what the shop sells: their articles are looked up in the catalogue
+        # then, and the new orders' articles are mostly known by the time their pages come.
+        _reread(ctx, _open_order_ids(store.id), window)
+        pages = ctx.platform.iter_orders(created_since=since)
     for page in pages:
-        ctx.write(functools.partial(import_orders, store, run, page.orders))
-    _reread(ctx, open_ids)
-    _retry_failed(ctx)  # R-REL-5: after the pages, which may have brought some of them already
+        ctx.write(functools.partial(import_orders, store, run, page.orders, window_start=window))
+    _retry_failed(ctx, window)  # R-REL-5: after the pages, which may have brought some of them already
     store.synced_until = run.started_at
+
+
+def window_start(store: Store) -> datetime:
+    """Where R-IMP-2's two months began for this store: its first initial run's start less
+    ``INITIAL_WINDOW`` (the store's creation when no run started yet). A resumed import keeps
+    that start (``_import_began``); one run again later reads a later window, inside what the
+    first one covered. Syncs keep it, so an old order changed today stays out."""
+    first = db.session.scalar(select(func.min(SyncRun.started_at)).where(
+        SyncRun.store_id == store.id, SyncRun.kind == RunKind.INITIAL))
+    return (first or store.created_at) - INITIAL_WINDOW
 
 
 def _open_order_ids(store_id: int) -> list[str]:
@@ -156,25 +173,23 @@ def _open_order_ids(store_id: int) -> list[str]:
         .order_by(Order.id)))
 
 
-def _reread(ctx: Context, external_ids: Sequence[str]) -> None:
-    platform = platform_for(ctx.store)
+def _reread(ctx: Context, external_ids: Sequence[str], window: datetime) -> None:
     for batch in _batches(external_ids):
-        orders = platform.fetch_orders(batch)
-        ctx.write(functools.partial(import_orders, ctx.store, ctx.run, orders))
+        orders = ctx.platform.fetch_orders(batch)
+        ctx.write(functools.partial(import_orders, ctx.store, ctx.run, orders, window_start=window))
 
 
-def _retry_failed(ctx: Context) -> None:
+def _retry_failed(ctx: Context, window: datetime) -> None:
     """R-REL-5: orders that failed before are re-read by id and imported again, changed on
     the shop or not; one the shop no longer has is dropped from the list with a log line."""
-    platform = platform_for(ctx.store)
     for batch in _batches(FailedOrder.ids_of(ctx.store.id)):
-        found = platform.fetch_orders(batch)
+        found = ctx.platform.fetch_orders(batch)
         gone = set(batch) - {order.external_id for order in found}
-        ctx.write(functools.partial(_retry_page, ctx, found, gone))
+        ctx.write(functools.partial(_retry_page, ctx, found, gone, window))
 
 
-def _retry_page(ctx: Context, found: Sequence[RemoteOrder], gone: set[str]) -> None:
-    import_orders(ctx.store, ctx.run, found)
+def _retry_page(ctx: Context, found: Sequence[RemoteOrder], gone: set[str], window: datetime) -> None:
+    import_orders(ctx.store, ctx.run, found, window_start=window)
     FailedOrder.gone_from_shop(ctx.store, ctx.run.id, gone)
 
 

@@ -1,8 +1,9 @@
 """Finding or creating the client, products and categories of an imported order.
 
 Role in ``sync/``: the *binder* between platform records and our catalogue and contacts.
-Clients are found by normalized phone and, where ``PlatformRules.client_match_keys`` says
-so, by e-mail (R-CLI-1..4); products by the store's "Identify products by" field through
+Clients are found by normalized phone (read in the buyer's country, else the store's, else
+PHONE_REGION: R-CLI-5) and, where ``PlatformRules.client_match_keys`` says so, by e-mail
+(R-CLI-1..4); products by the store's "Identify products by" field through
 ``PlatformRules.match_fields`` (R-PRD-1..8); categories by name (R-PRD-5, R-PRD-6). The pure
 decisions (which key, which fields, which category) are plain functions tested without a
 database; the rest reads and writes rows and never commits.
@@ -186,12 +187,19 @@ def normalized_email(value: str) -> str | None:
     return email[:CLIENT_WIDTHS["email"]] if "@" in email else None
 
 
-def client_values(buyer: RemoteBuyer, region: str, keep_address: bool) -> dict:
+def phone_regions(buyer: RemoteBuyer, region: str | Sequence[str]) -> tuple[str, ...]:
+    """R-CLI-5: where the buyer's phone is read when written without a country code: the
+    order's own country, then ``region`` (the store's country, then PHONE_REGION)."""
+    return (buyer.country, *((region,) if isinstance(region, str) else region))
+
+
+def client_values(buyer: RemoteBuyer, region: str | Sequence[str], keep_address: bool) -> dict:
     """A buyer as our client's fields: phone in E.164 (None if unreadable) and as typed."""
     typed = {"first_name": buyer.first_name, "last_name": buyer.last_name, "phone_raw": buyer.phone,
              "address": buyer.address if keep_address else ""}
     values = {name: fit(value, CLIENT_WIDTHS[name]) for name, value in typed.items()}
-    return {**values, "email": normalized_email(buyer.email), "phone": to_e164(buyer.phone, region)}
+    return {**values, "email": normalized_email(buyer.email),
+            "phone": to_e164(buyer.phone, phone_regions(buyer, region))}
 
 
 def fill_changes(current: Mapping[str, object], incoming: Mapping[str, object], name_edited: bool) -> dict:
@@ -212,7 +220,7 @@ def fill_changes(current: Mapping[str, object], incoming: Mapping[str, object], 
     return changes
 
 
-def client_for(buyer: RemoteBuyer | None, rules: PlatformRules, region: str) -> Client:
+def client_for(buyer: RemoteBuyer | None, rules: PlatformRules, region: str | Sequence[str]) -> Client:
     """R-CLI-1..3: the order's client; "Not specified" when the platform gave no buyer."""
     if buyer is None:
         return not_specified()
@@ -226,7 +234,8 @@ def client_for(buyer: RemoteBuyer | None, rules: PlatformRules, region: str) -> 
     return client
 
 
-def client_on_update(current: Client, buyer: RemoteBuyer | None, rules: PlatformRules, region: str) -> Client:
+def client_on_update(current: Client, buyer: RemoteBuyer | None, rules: PlatformRules,
+                     region: str | Sequence[str]) -> Client:
     """An imported order keeps its client (an employee may have changed it). A buyer the
     platform withheld before is resolved now; the same person's empty fields are filled."""
     if buyer is None:

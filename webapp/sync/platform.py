@@ -40,8 +40,11 @@ def platform_for(store: Store, http: PlatformHttp | None = None) -> Platform:
 
 def platform_from(platform: str, url: str, credentials: dict, timezone: str, language: str,
                   http: PlatformHttp) -> Platform:
-    """An adapter from a store's values, saved or not (the wizard checks before saving)."""
-    options = {"timezone": timezone or current_app.config["TIMEZONE"], "language": language}
+    """An adapter from a store's values, saved or not (the wizard checks before saving).
+
+    R-IMP-8: a store without a time zone gets the adapter's own default (Cartum: Europe/Kyiv),
+    never the back office's TIMEZONE: that is where the office is, not where the shop is."""
+    options = {"timezone": timezone or "", "language": language}
     return PLATFORMS[platform](url, credentials, options, http)
 
 

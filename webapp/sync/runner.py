@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session
 from webapp.extensions import db
 from webapp.models import ImportState, LogLevel, RunKind, RunState, Store, SyncLogEntry, SyncRun
 from webapp.models.types import utcnow
-from webapp.platforms.base import AuthFailed, PlatformError
+from webapp.platforms.base import AuthFailed, Platform, PlatformError
 from webapp.secrets import SecretUnreadable
 from webapp.sync.limits import LOCK_SECONDS, LockLost, StoreLock, store_lock, store_locked
+from webapp.sync.platform import platform_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -121,9 +122,19 @@ class Context:
     lock: StoreLock
     progress: Progress | None = None
     store_id: int = field(init=False)
+    _platform: Platform | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.store_id = self.store.id  # for messages: after a rollback the ORM's is expired
+
+    @property
+    def platform(self) -> Platform:
+        """The store's adapter, one for the whole run: every read of the run (new orders, the
+        open ones re-read, failed ones retried) shares its sign-in and what it looked up, so a
+        Cartum run signs in once and exports each article's catalogue entry once."""
+        if self._platform is None:
+            self._platform = platform_for(self.store)
+        return self._platform
 
     def write(self, page: Callable[[], object]) -> None:
         """``page()`` makes the page's changes; they are committed, and made again after a

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -140,6 +140,23 @@ def _enqueue(order_id: int) -> None:
         queue("push").enqueue(JOB, order_id, job_id=free, job_timeout=JOB_TIMEOUT,
                               retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
                               result_ttl=3600, failure_ttl=7 * 86400)
+
+
+def pending(order_id: int) -> bool:
+    """Whether a push of this order is queued, running or waiting for its next try: the order
+    page says "Sending…" and asks again until it is not. Only reads (``_job_state`` also
+    deletes a finished job, which only the enqueueing side may do). Redis out of reach reads as
+    nothing pending: the order page must not fail for want of this hint."""
+    for job_id in (f"push-{order_id}", f"push-{order_id}-next"):
+        try:
+            job = Job.fetch(job_id, connection=redis_client())
+        except NoSuchJobError:
+            continue
+        except RedisError:
+            return False
+        if job.get_status(refresh=False) in (*WAITING, JobStatus.STARTED):
+            return True
+    return False
 
 
 def _job_state(job_id: str) -> str | None:

@@ -80,8 +80,9 @@ def _fill(client: Client, form: ClientForm) -> None:
     if client.id is not None and (first, last) != (client.first_name, client.last_name):
         client.name_edited = True  # a later store sync keeps this name
     client.first_name, client.last_name = first, last
-    client.phone_raw = (form.phone.data or "").strip()
-    client.phone = to_e164(client.phone_raw, current_app.config["PHONE_REGION"])
+    typed = (form.phone.data or "").strip()
+    if client.id is None or typed != client.phone_raw:  # R-CLI-5: unchanged, it keeps its order's reading
+        client.phone_raw, client.phone = typed, to_e164(typed, current_app.config["PHONE_REGION"])
     client.email = (form.email.data or "").strip().lower() or None
     client.address = (form.address.data or "").strip()
 
@@ -91,7 +92,8 @@ def _unique_contact(form, current: Client | None = None) -> bool:
     if not (form.first_name.data or "").strip():  # a hand-made request may leave the field out
         form.first_name.errors.append("Enter the client's first name.")
         return False
-    phone = _typed_phone(form.phone)
+    unchanged = current is not None and (form.phone.data or "").strip() == current.phone_raw
+    phone = current.phone if unchanged else _typed_phone(form.phone)  # R-CLI-5, as in _fill
     if phone is False:
         return False
     twin = phone and db.session.scalar(select(Client).where(Client.phone == phone))

@@ -95,6 +95,10 @@ def update_selected():
     """R-ORD-3: the ticked orders re-read from their shops, one job per store."""
     ConfirmForm().validate_on_submit() or _refuse("The form expired; reload the page and try again.")
     ids = form_ids("order_ids")[:MAX_BULK]
+    if not ids:  # not "0 orders queued": nothing was asked for
+        flash("No order is ticked. Tick the orders to update first (the boxes at the start of their rows), "
+              "then choose Other actions > Update orders.", "error")
+        return redirect(_back_to_list(request.form.get("next", "")))
     orders = db.session.scalars(limit_to_my_locations(select(Order).where(Order.id.in_(ids or [-1])))).all()
     queued, waits, local = defaultdict(list), [], 0
     for order in orders:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from webapp.access import client_or_404, limit_to_my_locations, my_locations, order_or_404, order_to_change
@@ -13,9 +13,10 @@ from webapp.converters import arg_id, form_id, parse_id, refuse_id
 from webapp.extensions import db
 from webapp.forms.numbers import MONEY_MAX, QUANTITY_MAX, spelled
 from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm, StatusForm
-from webapp.htmx import is_htmx, render_page_or_partial
+from webapp.htmx import STOP_POLLING, is_htmx, render_page_or_partial
 from webapp.models import Client, FeedKind, Order, OrderType, Product, Status, Store
-from webapp.models.orders import OrderLocked
+from webapp.models.orders import FeedEntry, OrderLocked
+from webapp.platforms import PLATFORMS
 from webapp.sync import status_push
 from webapp.sync.delivery import last_delivery_cost
 from webapp.templating import money
@@ -38,10 +39,19 @@ def index():
     page = db.paginate(query.order_by(SORTS[filters["sort"]], Order.id.desc()),
                        per_page=current_app.config["ORDERS_PER_PAGE"], error_out=False)
     statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()
-    stores = db.session.execute(select(Store.id, Store.name).where(Store.deleted_at.is_(None))
-                                .order_by(Store.name)).all()
     return render_page_or_partial("orders/index.html", "orders/partials/table.html", page=page,
-                                  filters=filters, statuses=statuses, locations=my_locations(), stores=stores)
+                                  filters=filters, statuses=statuses, locations=my_locations(),
+                                  stores=_store_choices())
+
+
+def _store_choices() -> list:
+    """R-ORD-1's stores: the live ones by name, then the deleted ones whose orders are still here
+    (marked in the filter). A deleted store whose orders were taken over when its shop was
+    connected again (R-REL-1) has nothing left to filter by, so it is not offered."""
+    has_orders = select(Order.id).where(Order.store_id == Store.id).exists()
+    return db.session.execute(select(Store.id, Store.name, Store.deleted_at)
+                              .where(or_(Store.deleted_at.is_(None), has_orders))
+                              .order_by(Store.deleted_at.is_not(None), Store.name, Store.id)).all()
 
 
 def _read_filters() -> dict:
@@ -146,7 +156,8 @@ def _order_context(order: Order, **forms) -> dict:
     item_form.product_id.choices = _product_choices()
     return {"order": order, "status_form": status_form, "item_form": item_form,
             "comment_form": forms.get("comment_form") or CommentForm(formdata=None),
-            "confirm_form": ConfirmForm(), "shop_total_note": shop_total_note(order)}
+            "confirm_form": ConfirmForm(), "shop_total_note": shop_total_note(order),
+            "push": _push_watch(order) if order.store_id is not None and status_push.pending(order.id) else None}
 
 
 def shop_total_note(order: Order) -> str | None:
@@ -178,10 +189,14 @@ def _product_choices() -> list[tuple[int, str]]:
     return [(0, "— not in the catalogue —")] + [(row.id, row.name) for row in products]
 
 
-def _order_response(order: Order, partial: str = "orders/partials/order.html", **forms):
-    """After a change: the swapped part for htmx, or back to the order page (POST-redirect-GET)."""
+def _order_response(order: Order, partial: str = "orders/partials/order.html", notice: str | None = None, **forms):
+    """After a change: the swapped part for htmx, or back to the order page (POST-redirect-GET).
+    A ``notice`` travels with the htmx answer (into the page's messages, out of band): flashed
+    there, it would wait in the session and appear on the next page instead."""
     if is_htmx():
-        return render_page_or_partial("orders/detail.html", partial, **_order_context(order, **forms))
+        return render_page_or_partial("orders/detail.html", partial, **_order_context(order, **forms), notice=notice)
+    if notice:
+        flash(notice, "success")
     return redirect(url_for("orders.detail", order_id=order.id))
 
 
@@ -246,8 +261,7 @@ def write_off(order_id: int):
         abort(409, description=str(locked))
     db.session.commit()
     status_push.after_write_off(order)  # R-STA-3: a held-back "completed" goes now
-    flash(f"Products of order {order.number} written off.", "success")
-    return _order_response(order)
+    return _order_response(order, notice=f"Products of order {order.number} written off.")
 
 
 def _fits(order: Order, form: ItemForm, product: Product | None) -> bool:
@@ -271,3 +285,59 @@ def _invalid(order: Order, partial: str = "orders/partials/order.html", **forms)
     response = render_page_or_partial("orders/detail.html", partial, **_order_context(order, **forms))
     response.status_code = 422
     return response
+
+
+# ---------------------------------------------------------------------------------------------
+# The status push's outcome, shown without a reload (R-STA-1/3)
+# ---------------------------------------------------------------------------------------------
+
+PUSH_POLLS = 90
+"""How many times (once a second) the order page asks whether its status reached the shop. A
+push the shop does not answer is retried for about 20 minutes (status_push.RETRY_INTERVALS);
+the page does not wait that long: it says the feed will tell, and stops asking."""
+
+
+@bp.get("/<int:order_id>/push")
+def push_state(order_id: int):
+    """Polled by the order page while its status is on the way to the shop: "Sending…" until the
+    push job is done, then what the job wrote, beside the status and in the feed."""
+    order = order_or_404(order_id)
+    after, tries = arg_id("after") or 0, arg_id("n") or 1
+    if not is_htmx():  # only the page asks; a person opening the address gets the order
+        return redirect(url_for("orders.detail", order_id=order.id))
+    if order.store_id is not None and tries < PUSH_POLLS and status_push.pending(order.id):
+        return _push_part(order, _push_watch(order, after, tries + 1))
+    if tries >= PUSH_POLLS and status_push.pending(order.id):
+        text = (f"{_platform_title(order)} has not confirmed the status yet; Orderdock keeps trying, and the "
+                "feed below will say what became of it. Reload the page later to see it.")
+    else:
+        text = " ".join(_push_entries(order, after))
+    return _push_part(order, {"pending": False, "text": text}, STOP_POLLING)
+
+
+def _push_part(order: Order, push: dict, status: int = 200):
+    response = make_response(render_template("orders/partials/push_state.html", order=order, push=push), status)
+    response.vary.add("HX-Request")  # the same address redirects a request without htmx
+    return response
+
+
+def _push_watch(order: Order, after: int | None = None, tries: int = 1) -> dict:
+    """What the poller needs: the last feed entry before the push (what comes after it is the
+    push's outcome) and how many times it has asked."""
+    if after is None:
+        after = db.session.scalar(select(func.max(FeedEntry.id)).where(FeedEntry.order_id == order.id)) or 0
+    return {"pending": True, "after": after, "n": tries, "title": _platform_title(order)}
+
+
+def _push_entries(order: Order, after: int) -> list[str]:
+    """The lines the push job wrote in the feed since ``after``: system entries of no employee and
+    no sync run ("Status sent to …", "Could not set the status on …")."""
+    if not after:
+        return []
+    return list(db.session.scalars(select(FeedEntry.text).where(
+        FeedEntry.order_id == order.id, FeedEntry.id > after, FeedEntry.kind == FeedKind.SYSTEM,
+        FeedEntry.author_id.is_(None), FeedEntry.run_id.is_(None)).order_by(FeedEntry.id)))
+
+
+def _platform_title(order: Order) -> str:
+    return PLATFORMS[order.store.platform].title if order.store else "The shop"

@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
 from webapp.converters import arg_id
 from webapp.extensions import db
-from webapp.forms.stores import IDENTIFY_LABELS, ConfirmForm, StoreForm, missing_credentials, store_form
+from webapp.forms.stores import (
+    CREDENTIAL_PREFIX, IDENTIFY_LABELS, ConfirmForm, StoreForm, missing_credentials, store_form,
+)
 from webapp.htmx import STOP_POLLING, render_page_or_partial
 from webapp.models import (
     FailedOrder, ImportState, Location, Order, OrderType, RunKind, Store, SyncLogEntry, SyncRun,
@@ -18,6 +21,7 @@ from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformError, normalize_store_url
 from webapp import store_setup
 from webapp.secrets import SecretUnreadable
+from webapp.store_check_messages import wizard_message
 from webapp.store_setup import Draft
 from webapp.sync import progress
 from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
@@ -62,17 +66,16 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     """Step 1 for a new store: fields, then a live check of the credentials on Next."""
-    platform = _chosen_platform(request.values.get("platform"))
-    form = store_form(platform)
+    form = _back_form(None) or store_form(_chosen_platform(request.values.get("platform")))
     _fill_choices(form)
-    return _next(form, platform, None) or _step_one(form, None)
+    return _next(form, form.platform.data, None) or _step_one(form, None)
 
 
 @bp.route("/<int:store_id>/edit", methods=["GET", "POST"])
 def edit(store_id: int):
     """Step 1 for an existing store; blank credential fields keep what is saved."""
     store = active_store_or_404(store_id)
-    form = store_form(store.platform, obj=_form_values(store))
+    form = _back_form(store) or store_form(store.platform, obj=_form_values(store))
     _fill_choices(form)
     return _next(form, store.platform, store) or _step_one(form, store)
 
@@ -84,7 +87,12 @@ def refresh_form():
     store = active_store_or_404(store_id) if store_id else None
     platform = store.platform if store else _chosen_platform(request.form.get("platform"))
     form = store_form(platform)
+    if request.headers.get("HX-Trigger-Name") == "platform":  # R-CLI-5: that platform's default
+        form.country.data = form.country.default
     _fill_choices(form)
+    typed = store_setup.load_typed(store_setup.draft_token(form.draft.data), current_user.id)
+    if typed is not None and typed.platform == platform:
+        form.mark_kept(typed.secrets.keys())
     return render_template("stores/partials/step_one.html", form=form, store=store)
 
 
@@ -93,10 +101,47 @@ def _next(form: StoreForm, platform: str, store: Store | None):
     if not form.is_submitted():
         return None
     valid = form.validate_on_submit()
-    draft = _draft(form, platform, store)  # adds its own field errors even when others failed
+    typed = _keep_typed(form, platform, store)
+    draft = _draft(form, platform, store, typed)  # adds its own field errors even when others failed
     if valid and draft is not None and _checked(form, draft):
-        return redirect(url_for("stores.mapping", token=store_setup.keep_draft(draft, current_user.id)))
+        token = store_setup.keep_draft(draft, current_user.id, store_setup.draft_token(form.draft.data))
+        return redirect(url_for("stores.mapping", token=token))
     return None
+
+
+def _keep_typed(form: StoreForm, platform: str, store: Store | None) -> dict[str, str]:
+    """R-CON-4: keep step 1 as sent server-side, for a failed Next and for Back (``form.draft``
+    names it): the fields as posted, and the secrets, which a password field never shows again
+    (R-CON-8) — one left empty takes what was typed into it before. The credentials typed in
+    this wizard."""
+    token, secret = store_setup.draft_token(form.draft.data), form.secret_names()
+    before = store_setup.load_typed(token, current_user.id)
+    same = before is not None and (before.platform, before.store_id) == (platform, store.id if store else None)
+    typed = {**(before.secrets if same else {}), **form.credentials()}
+    unsent = {CREDENTIAL_PREFIX + name for name in secret} | {"csrf_token", "draft"}
+    fields = {name: request.form.getlist(name) for name in request.form if name in form and name not in unsent}
+    kept = store_setup.Typed(platform=platform, store_id=store.id if store else None, fields=fields,
+                             secrets={name: value for name, value in typed.items() if name in secret})
+    form.draft.data = store_setup.keep_typed(token, current_user.id, kept)
+    form.mark_kept(kept.secrets.keys())
+    return typed
+
+
+def _back_form(store: Store | None) -> StoreForm | None:
+    """Back from step 2 (a GET naming the wizard's draft): step 1 as it was last sent, its
+    secrets kept server-side and marked so; None when there is nothing to go back to."""
+    token = store_setup.draft_token(request.args.get("draft"))
+    if request.method != "GET" or token is None:
+        return None
+    typed = store_setup.load_typed(token, current_user.id)
+    if typed is None or typed.store_id != (store.id if store else None):
+        flash("What you typed is kept for 30 minutes, and that time is over (or the store was saved). "
+              "Enter it again.", "info")
+        return None
+    form = store_form(store.platform if store else typed.platform, formdata=MultiDict(typed.fields))
+    form.draft.data = token
+    form.mark_kept(typed.secrets.keys())
+    return form
 
 
 def _step_one(form: StoreForm, store: Store | None):
@@ -123,15 +168,17 @@ def _form_values(store: Store):
         enabled, platform, name, url = store.enabled, store.platform, store.name, store.url
         location_id, order_type_id = store.location_id, store.order_type_id
         language, identify_by = store.language, store.identify_by
+        timezone = store.timezone or PLATFORMS[store.platform].RULES.default_timezone  # R-IMP-8: what is used
         managers = "all" if store.managers_all else "selected"
         manager_ids = [person.id for person in store.managers]
+        country = store.country  # R-CLI-5
     return Values()
 
 
-def _draft(form: StoreForm, platform: str, store: Store | None = None) -> Draft | None:
+def _draft(form: StoreForm, platform: str, store: Store | None, typed: dict[str, str]) -> Draft | None:
     """Step 1 as a Draft, or None with the field errors set."""
     rules = PLATFORMS[platform].RULES
-    credentials = {**_saved_credentials(store), **form.credentials()}
+    credentials = {**_saved_credentials(store), **typed}
     for label in missing_credentials(rules, credentials):
         field = next(f for f in form.credential_fields() if f.label.text == label)
         field.errors.append(f"Enter the {label.lower()}; it is needed to connect to {PLATFORMS[platform].title}.")
@@ -147,8 +194,15 @@ def _draft(form: StoreForm, platform: str, store: Store | None = None) -> Draft 
                  order_type_id=form.order_type_id.data, credentials=credentials, enabled=form.enabled.data,
                  language=form.language.data if rules.language_choice else "",
                  identify_by=form.identify_by.data, managers_all=form.managers.data != "selected",
-                 manager_ids=list(form.manager_ids.data or []), timezone=store.timezone if store else "",
-                 store_id=store.id if store else None)
+                 manager_ids=list(form.manager_ids.data or []), timezone=_time_zone(form, store),
+                 store_id=store.id if store else None, country=form.country.data)
+
+
+def _time_zone(form: StoreForm, store: Store | None) -> str:
+    """R-IMP-8: the zone typed where the platform's times carry no offset; elsewhere the saved one."""
+    if form.timezone_choice:
+        return form.timezone.data or ""
+    return store.timezone if store else ""
 
 
 def _saved_credentials(store: Store | None) -> dict:
@@ -161,6 +215,8 @@ def _saved_credentials(store: Store | None) -> dict:
 
 
 def _normalized_url(form: StoreForm) -> str | None:
+    if form.url.errors:  # empty: one line says so already
+        return None
     try:
         return normalize_store_url(form.url.data)
     except ValueError as error:
@@ -172,8 +228,8 @@ def _checked(form: StoreForm, draft: Draft) -> bool:
     """R-CON-4: the live check; its failure is shown above the fields, nothing typed is lost."""
     try:
         draft.statuses = [{"id": s.id, "name": s.name} for s in store_setup.check(draft)]
-    except PlatformError as error:
-        form.form_errors.append(error.message)
+    except PlatformError as error:  # worded for the wizard: nothing is saved yet
+        form.form_errors.append(wizard_message(error, draft.platform, draft.credentials))
         return False
     return True
 
@@ -221,8 +277,8 @@ def _save(draft: Draft, mapping: dict[str, int], token: str):
     except store_setup.ShopTaken as error:  # the address was taken since Next: step 1 again
         db.session.rollback()
         flash(str(error), "error")
-        return redirect(url_for("stores.edit", store_id=draft.store_id) if draft.store_id
-                        else url_for("stores.new", platform=draft.platform))
+        return redirect(url_for("stores.edit", store_id=draft.store_id, draft=token) if draft.store_id
+                        else url_for("stores.new", draft=token))
     db.session.commit()
     store_setup.drop_draft(token, current_user.id)
     if store.import_state != ImportState.DONE and store.enabled:

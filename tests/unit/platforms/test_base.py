@@ -248,6 +248,7 @@ def rules(**changes) -> PlatformRules:
         identify_by=("name", "sku", "id"), catalog_needs_sku=False, sku_field="sku", code_field="code",
         category_choice="woocommerce_tree", language_choice=False, client_match_keys=("phone", "email"),
         buyer_address_kept=False, skip_without_items=True, skip_without_contact=True,
+        times_without_offset=False, default_timezone="",
         credential_fields=(CredentialField("consumer_key", "Consumer key", True),
                            CredentialField("consumer_secret", "Consumer secret", True)),
         url_help="The shop's address, e.g. https://shop.example.com",
@@ -270,6 +271,8 @@ def test_R_PRD_3_match_fields_follow_the_rules():
     dict(identify_by=("barcode",)), dict(identify_by=()), dict(client_match_keys=("name",)),
     dict(category_choice="deepest"), dict(sku_field="article"), dict(code_field=None),
     dict(statuses_out=False), dict(delivery_only_own_method=True),
+    dict(times_without_offset=True), dict(default_timezone="Europe/Kyiv"),
+    dict(times_without_offset=True, default_timezone="Kyiv"),
 ])
 def test_inconsistent_rules_are_refused_at_import_time(changes):
     with pytest.raises(ValueError):

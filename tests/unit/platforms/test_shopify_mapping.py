@@ -102,11 +102,11 @@ def test_every_sample_order_matches_the_values_read_by_hand(path, raw):
     assert (order.buyer.phone, order.buyer.email) == (want["phone"], want["email"])
     assert (order.buyer.first_name, order.buyer.last_name) == ("Bob", "Norman")
     method, cost = want["delivery"]
-    if method is None:
-        assert order.delivery.method_name == "" and order.delivery.cost is None
-    else:
-        assert (order.delivery.method_name, order.delivery.cost) == (method, cost)
-        assert order.delivery.is_own_method  # "source": "shopify", no carrier_identifier
+    if method is None:  # R-DEL-1: an address without a shipping line is no delivery to describe
+        assert order.delivery is None and raw["shipping_address"]
+        return
+    assert (order.delivery.method_name, order.delivery.cost) == (method, cost)
+    assert order.delivery.is_own_method  # "source": "shopify", no carrier_identifier
     assert "Chestnut Street 92, Louisville, Kentucky, 40202, United States" in order.delivery.recipient_address
     assert order.delivery.recipient_address.startswith("Bob Norman, ")
 
@@ -254,6 +254,8 @@ def test_R_DEL_1_delivery_sums_lines_and_flags_carrier_rates():
     assert (delivery.method_name, delivery.cost, delivery.is_own_method) == ("DHL, EXTRA", Decimal("6.49"), False)
     assert delivery.recipient_address == "Anna Schmidt, Hauptstraße 5, Berlin, 10115, Germany"
     assert mapping.delivery_from_json({"shipping_lines": [], "shipping_address": None}) is None
+    # R-DEL-1: an address without a shipping line (a manual order) is no delivery to describe
+    assert mapping.delivery_from_json({"shipping_lines": [], "shipping_address": raw["shipping_address"]}) is None
 
 
 def test_html_to_text():

@@ -79,7 +79,7 @@ CATALOG_FIELDS = ["article", "title", "description", "short_description", "paren
 _TIME = "%Y-%m-%d %H:%M:%S"
 ZONE_SLACK = timedelta(hours=14)
 """Cartum's times are local strings without an offset, in the shop's zone, which we only
-know as the store's setting (else the back office's). With a wrong zone, a window of exact
+know as the store's setting (else Europe/Kyiv, R-IMP-8). With a wrong zone, a window of exact
 bounds would skip the newest orders (shop east of us: they look later than "now") or the
 oldest (shop west of us) for good (pitfalls #3). The largest UTC offset on either side
 costs some orders read twice per sync, which the importer deduplicates."""
@@ -101,6 +101,8 @@ RULES = PlatformRules(
     category_choice="single",
     language_choice=True,
     client_match_keys=("phone",),
+    times_without_offset=True,  # R-IMP-8: stat_created and the from/to filters are local
+    default_timezone=mapping.DEFAULT_TIMEZONE,
     buyer_address_kept=False,
     skip_without_items=False,
     skip_without_contact=False,
@@ -113,6 +115,7 @@ RULES = PlatformRules(
                         help="That administrator's password."),
     ),
     url_help="The shop's address, e.g. https://myshop.com; the API lives on the same domain.",
+    default_country=mapping.DEFAULT_COUNTRY,  # R-CLI-5: its orders name no country
 )
 
 

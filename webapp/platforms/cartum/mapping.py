@@ -39,6 +39,10 @@ from webapp.platforms.base import (
 DEFAULT_TIMEZONE = "Europe/Kyiv"
 """Cartum is Horoshop's international brand; its stores' clocks are Kyiv's unless told."""
 
+DEFAULT_COUNTRY = "UA"
+"""R-CLI-5: orders carry no country (fact sheet A.3: no field for it), so a phone written
+without its country code is read in the store's country, Ukraine unless told."""
+
 DELIVERED = "3"
 """The built-in "Delivered" status (fact sheet A.4); R-IMP-2 skips it in the initial import."""
 
@@ -148,7 +152,8 @@ def buyer(order: Mapping[str, Any]) -> RemoteBuyer | None:
     """R-CLI-1: the recipient as the buyer; None for a guest order with no name or contact.
 
     ``user`` is not used: it is nearly unique per order (guest checkouts), so clients are
-    matched by phone (``RULES.client_match_keys``). The phone stays raw for ``sync/``.
+    matched by phone (``RULES.client_match_keys``). The phone stays raw for ``sync/``. No
+    country: Cartum orders name none, so the store's country reads the phone (R-CLI-5).
     """
     first, last = split_name(order.get("delivery_name"))
     return RemoteBuyer.of(first_name=first, last_name=last, phone=clean_text(order.get("delivery_phone")),

@@ -69,6 +69,8 @@ RULES = PlatformRules(
     category_choice="single",
     language_choice=False,
     client_match_keys=("phone",),
+    times_without_offset=False,  # R-IMP-8: ISO 8601 with an offset
+    default_timezone="",
     buyer_address_kept=True,
     skip_without_items=False,
     skip_without_contact=False,
@@ -133,7 +135,19 @@ class ShopifyPlatform(Platform):
         if not isinstance(shop, Mapping):
             raise BadPayload("This address answers, but not like a Shopify shop. Enter the "
                              "shop's my-shop.myshopify.com address.")
+        self._shop = shop
         self.client.get("orders/count", {"status": "any"})
+
+    def shop_country(self) -> str:
+        """R-CLI-5: ``shop.json``'s ``country_code`` (older versions: ``country``), which
+        ``verify`` has just read; "" when the shop does not say."""
+        shop = getattr(self, "_shop", None)
+        if shop is None:
+            try:
+                shop = self.client.get("shop").get("shop")
+            except PlatformError:
+                return ""
+        return clean_text(shop.get("country_code") or shop.get("country")) if isinstance(shop, Mapping) else ""
 
     def statuses(self) -> list[RemoteStatus]:
         return list(mapping.STATUSES)

@@ -126,38 +126,44 @@ def buyer_from_json(order: Mapping[str, Any]) -> RemoteBuyer | None:
 
     Each field takes the first non-empty of: the customer, the order's own contact fields,
     the billing address (the payer), the shipping address. The address is the shipping
-    address, else the customer's default one, else the billing one. On the Basic plan all
-    of these come back empty and the buyer is None ("Not specified").
+    address, else the customer's default one, else the billing one. The country (R-CLI-5,
+    ``country_code``) is that of the address the phone came from, else the shipping, billing
+    or default address's. On the Basic plan all of these come back empty and the buyer is None
+    ("Not specified").
     """
     customer = _section(order, "customer")
     billing, shipping = _section(order, "billing_address"), _section(order, "shipping_address")
     default = _section(customer, "default_address")
+    phones = ((customer, {}), (order, {}), (billing, billing), (shipping, shipping), (default, default))
+    phone, phone_address = next(((clean_text(where.get("phone")), address) for where, address in phones
+                                 if clean_text(where.get("phone"))), ("", {}))
     return RemoteBuyer.of(
         first_name=_first(customer.get("first_name"), billing.get("first_name"),
                           shipping.get("first_name")),
         last_name=_first(customer.get("last_name"), billing.get("last_name"),
                          shipping.get("last_name")),
-        phone=_first(customer.get("phone"), order.get("phone"), billing.get("phone"),
-                     shipping.get("phone"), default.get("phone")),
+        phone=phone,
         email=_first(customer.get("email"), order.get("email"), order.get("contact_email")),
         address=_first(format_address(shipping), format_address(default), format_address(billing)),
+        country=_first(*(where.get("country_code") for where in (phone_address, shipping, billing, default))),
     )
 
 
 def delivery_from_json(order: Mapping[str, Any]) -> RemoteDelivery | None:
     """Delivery (R-DEL-1) from ``shipping_lines`` and the shipping address; None when the
-    order has neither (a digital product, a POS sale).
+    order has no shipping line (a digital product, a POS sale, a manual order that carries the
+    buyer's address but no rate): there is no delivery to describe.
 
     Method: the lines' titles; cost: the sum of their prices before shipping discounts,
-    in the shop's currency (None when there is no shipping line to price). A line with a
-    ``carrier_identifier`` was priced by a carrier service; without one it is one of the
-    shop's own rates, so ``is_own_method`` is True only when no line came from a carrier.
+    in the shop's currency. A line with a ``carrier_identifier`` was priced by a carrier
+    service; without one it is one of the shop's own rates, so ``is_own_method`` is True only
+    when no line came from a carrier.
     """
     lines = [line for line in order.get("shipping_lines") or () if isinstance(line, Mapping)]
-    address = format_address(_section(order, "shipping_address"), with_name=True)
-    if not lines and not address:
+    if not lines:
         return None
-    cost = sum((money(line.get("price")) for line in lines), ZERO) if lines else None
+    address = format_address(_section(order, "shipping_address"), with_name=True)
+    cost = sum((money(line.get("price")) for line in lines), ZERO)
     return RemoteDelivery(
         method_name=", ".join(_first(line.get("title"), line.get("code")) for line in lines),
         cost=cost,

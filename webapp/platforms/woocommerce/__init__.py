@@ -35,7 +35,7 @@ from typing import Any
 
 from webapp.platforms.base import (
     ApiNotAvailable, AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform,
-    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time, unwrap_orders,
+    PlatformError, PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time, unwrap_orders,
 )
 from webapp.platforms.paging import Belongs, PageGuard, among, within
 from webapp.platforms.woocommerce import mapping
@@ -60,6 +60,8 @@ RULES = PlatformRules(
     category_choice="woocommerce_tree",
     language_choice=False,
     client_match_keys=("phone", "email"),
+    times_without_offset=False,  # R-IMP-8: the *_gmt fields; the local ones only as a fallback
+    default_timezone="",
     buyer_address_kept=False,
     skip_without_items=True,
     skip_without_contact=True,
@@ -187,6 +189,16 @@ class WooCommercePlatform(Platform):
             self.client.put("orders/0", {})
         except (NotFound, Rejected):
             pass
+
+    def shop_country(self) -> str:
+        """R-CLI-5: the store address's country, ``woocommerce_default_country`` in the general
+        settings ("UA" or "UA:30" with a state); "" when the key may not read settings."""
+        try:
+            value = self.client.get("settings/general/woocommerce_default_country").data
+        except PlatformError:
+            return ""
+        text = clean_text(value.get("value")) if isinstance(value, Mapping) else ""
+        return text.split(":")[0]
 
     def statuses(self) -> list[RemoteStatus]:
         """R-CON-5: ``reports/orders/totals`` lists every registered status, plugins' too.

@@ -156,17 +156,22 @@ def map_buyer(order: Mapping[str, Any]) -> RemoteBuyer | None:
 
     Billing is the payer (our client) and holds the e-mail, so its phone wins when both are
     given; shops that hide billing fields often ask for the phone only with the delivery.
-    None when the order names nobody at all (a guest order without details).
+    The country (R-CLI-5, ISO alpha-2 in WooCommerce) is that of the details the phone came
+    from, else the shipping one, else the billing one. None when the order names nobody at all
+    (a guest order without details).
     """
     billing = order.get("billing") or {}
     shipping = order.get("shipping") or {}
     names = billing if (clean_text(billing.get("first_name")) or clean_text(billing.get("last_name"))) \
         else shipping
+    phone_from = billing if clean_text(billing.get("phone")) else shipping
     return RemoteBuyer.of(
         first_name=text(names.get("first_name")),
         last_name=text(names.get("last_name")),
-        phone=clean_text(billing.get("phone")) or clean_text(shipping.get("phone")),
+        phone=clean_text(phone_from.get("phone")),
         email=clean_text(billing.get("email")),
+        country=(clean_text(phone_from.get("country")) or clean_text(shipping.get("country"))
+                 or clean_text(billing.get("country"))),
     )
 
 
