@@ -40,7 +40,10 @@ def fill_step_one(page, platform: str, name: str, url: str, credentials: dict) -
     page.get_by_label("Website URL").fill(url)
     for label, value in credentials.items():
         page.get_by_label(label, exact=True).fill(value)
-    page.get_by_label("Location").select_option(label="Main workshop")
+    # The location's managers are swapped in below it, which moves the Next button: a click
+    # before that swap settles can land where the button was.
+    with swapped(page, "/settings/stores/form"):
+        page.get_by_label("Location").select_option(label="Main workshop")
     page.get_by_label("Order type").select_option(label="Online order")
 
 

@@ -102,7 +102,12 @@ def store_locked(store_id: int) -> bool:
 
 def manual_update_allowed(order_id: int) -> tuple[bool, int]:
     """(True, 0) and start the 10 minutes, or (False, seconds left) while they run (R-ORD-4)."""
-    return _once_per(f"orderdock:manual:{order_id}", MANUAL_UPDATE_SECONDS)
+    return _once_per(manual_key(order_id), MANUAL_UPDATE_SECONDS)
+
+
+def manual_key(order_id: int) -> str:
+    """The Redis key that holds an order's 10 minutes after a manual update (R-ORD-4)."""
+    return f"orderdock:manual:{order_id}"
 
 
 def _once_per(key: str, seconds: int) -> tuple[bool, int]:
