@@ -13,13 +13,12 @@ from sqlalchemy import delete, select
 
 from e2e.conftest import follow, screenshot, swapped
 from e2e.test_imported_orders import WORKER_MS, wait_for
-from e2e.test_security import csp_report, reported  # noqa: F401 (csp_report is a fixture)
+from e2e.test_security import csp_report, reported, store_with_a_running_import  # noqa: F401 (csp_report is a fixture)
 from e2e.test_stores import open_wizard
 from simulators.woocommerce import CONSUMER_KEY, CONSUMER_SECRET
 from tests.support.simulators import serving
 from webapp.extensions import db
-from webapp.models import Employee, ImportState, Notification, Order, RunKind, RunState, Store, SyncRun
-from webapp.models.types import utcnow
+from webapp.models import Employee, ImportState, Notification, Order, Store, SyncRun
 from webapp.stores_cli import StoreSpec, connect
 from webapp.sync.enqueue import enqueue_initial_import
 from webapp.templating import HTMX_FALLBACK, HTMX_SRI, HTMX_URL
@@ -106,26 +105,8 @@ def test_cdn_blocked_update_now_finishes(page, sign_in, base_url, imported_shop,
 
 @pytest.fixture
 def store_importing(live_app):
-    """A disabled store with a run that stays `running` (nothing runs it): its page polls."""
-    with serving("woocommerce", orders=1) as sim, live_app.app_context():
-        store = connect(StoreSpec("woocommerce", "Offline progress shop", sim.url, "Main workshop", "Online order",
-                                  {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET},
-                                  guess_statuses=True))
-        store.enabled = False
-        db.session.add(store)
-        db.session.flush()
-        run = SyncRun(store_id=store.id, kind=RunKind.INITIAL, state=RunState.RUNNING, started_at=utcnow(),
-                      fetched=10, expected=40)
-        db.session.add(run)
-        db.session.commit()
-        ids = store.id, run.id
-        db.session.remove()
-    yield ids
-    with live_app.app_context():
-        db.session.get(SyncRun, ids[1]).state = RunState.SUCCEEDED
-        db.session.get(Store, ids[0]).deleted_at = utcnow()
-        db.session.commit()
-        db.session.remove()
+    with store_with_a_running_import(live_app, "Offline progress shop") as ids:
+        yield ids
 
 
 def test_cdn_blocked_the_progress_panel_follows_the_import(page, sign_in, base_url, live_app, store_importing,

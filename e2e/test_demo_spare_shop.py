@@ -5,10 +5,8 @@ from ``demo_shops``, the credentials on the simulator's stdin), and the newcomer
 with nothing but what its page shows."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,19 +15,11 @@ import requests
 from playwright.sync_api import expect
 
 from e2e.conftest import follow, screenshot, swapped
+from tests.support.launcher import load_launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_MS = 180_000  # a bound on the wait for the import on a busy machine, not a pace
 START_TIMEOUT = 60.0  # seconds the simulator gets to answer
-
-
-def load_launcher():
-    """scripts/run.py as a module, for its functions (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("orderdock_launcher", ROOT / "scripts" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

@@ -76,15 +76,16 @@ def csp_report(context, page):
     return report
 
 
-@pytest.fixture(scope="module")
-def store_in_progress(live_app):
-    """A WooCommerce store whose import is half done (a run that stays `running`), so its page
-    shows the self-polling progress panel and its bar; deleted (soft) at the end."""
+@contextmanager
+def store_with_a_running_import(live_app, name: str):
+    """A disabled WooCommerce store (nothing may start a real sync of it) whose import stays half
+    done (a run that stays `running`), so its page shows the self-polling progress panel and its
+    bar; yields (store id, run id), and deletes the store (soft) at the end."""
     with serving("woocommerce", orders=1) as sim, live_app.app_context():
-        spec = StoreSpec("woocommerce", "CSP shop", sim.url, "Main workshop", "Online order",
+        spec = StoreSpec("woocommerce", name, sim.url, "Main workshop", "Online order",
                          {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}, guess_statuses=True)
         store = connect(spec)
-        store.enabled = False  # nothing may start a real sync of it
+        store.enabled = False
         db.session.add(store)
         db.session.flush()
         run = SyncRun(store_id=store.id, kind=RunKind.INITIAL, state=RunState.RUNNING, started_at=utcnow(),
@@ -93,12 +94,18 @@ def store_in_progress(live_app):
         db.session.commit()
         store_id, run_id = store.id, run.id
         db.session.remove()
-    yield store_id
+    yield store_id, run_id
     with live_app.app_context():
         db.session.get(SyncRun, run_id).state = RunState.SUCCEEDED
         db.session.get(Store, store_id).deleted_at = utcnow()
         db.session.commit()
         db.session.remove()
+
+
+@pytest.fixture(scope="module")
+def store_in_progress(live_app):
+    with store_with_a_running_import(live_app, "CSP shop") as (store_id, _):
+        yield store_id
 
 
 def test_R_SEC_4_pages_work_under_the_policy(page, sign_in, base_url, csp_report, store_in_progress):

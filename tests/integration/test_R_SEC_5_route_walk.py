@@ -27,6 +27,7 @@ from collections.abc import Callable
 import pytest
 from flask import url_for
 
+from tests.integration.conftest import _empty_tables
 from tests.support import factories
 from webapp import create_app
 from webapp.extensions import db
@@ -170,12 +171,6 @@ def walk_app(database_url, redis_url, redis, tmp_path):
     with app.app_context():
         _empty_tables()
         db.engine.dispose()
-
-
-def _empty_tables() -> None:
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
 
 
 def requests_to_make(app, fillers: dict) -> tuple[list[tuple], list[str]]:

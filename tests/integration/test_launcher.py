@@ -3,7 +3,6 @@ scheduler, the demo and spare shops, the logs, and a clean stop. Runs on a tempo
 directory and free ports."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import queue
@@ -22,6 +21,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet, MultiFernet
 
+from tests.support.launcher import load_launcher
 from tests.support.processes import children_of, descendants
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -302,15 +302,6 @@ def test_killing_the_launcher_outright_takes_its_children_with_it(launcher):
     while time.monotonic() < deadline and any(map(alive, children)):
         time.sleep(0.2)
     assert [pid for pid in children if alive(pid)] == []
-
-
-def load_launcher():
-    """scripts/run.py as a module, for its functions (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("orderdock_launcher", ROOT / "scripts" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_demo_shops_keep_their_address_and_access_from_one_start_to_the_next(tmp_path):
