@@ -10,7 +10,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 TEST_STAMP := $(VENV)/.stamp-test
 PINS := pyproject.toml constraints.txt
 
-.PHONY: run test bench clean system-test-packages
+.PHONY: run test bench faults clean system-test-packages
 
 run: $(RUN_STAMP)
 	@$(PY) scripts/run.py
@@ -22,10 +22,14 @@ TEST_WORKERS ?= 3
 test: $(TEST_STAMP) system-test-packages
 	@$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
+# One table of import, sync and orders-page figures (bench/performance.py; a smoke run:
+# BENCH_ARGS="--runs 1 --orders 1000 --big-orders 3000"). `make faults` prints the fault matrix
+# (bench/faults.py, long; FAULTS_ARGS="--short" for its short form).
 bench: $(RUN_STAMP)
-	@shopt -s nullglob; files=(bench/*.py); \
-	if [ $${#files[@]} -eq 0 ]; then echo "There are no benchmarks in bench/."; exit 0; fi; \
-	for f in "$${files[@]}"; do echo "==> $$f"; $(PY) "$$f" || exit 1; done
+	@$(PY) bench/performance.py $(BENCH_ARGS)
+
+faults: $(RUN_STAMP)
+	@$(PY) bench/faults.py $(FAULTS_ARGS)
 
 clean:
 	rm -rf build/ *.egg-info/ .pytest_cache/ e2e/artifacts/

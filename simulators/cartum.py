@@ -80,6 +80,7 @@ Control API (``/_sim/``; the shared request log, faults and rate limit come from
 """
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -150,8 +151,8 @@ def create_app(orders: int = 200, seed: int = 1, **options: Any) -> Flask:
     app.json.ensure_ascii = False  # Cartum answers in UTF-8
     app.json.sort_keys = False
     app.extensions["cartum_shop"] = shop
-    common.install(app, is_api=lambda path: path.startswith("/api/"),
-                   rate_limit=_rate_limit(options.get("rate_limit")), error_body=error_body)
+    shop.sim = common.install(app, is_api=lambda path: path.startswith("/api/"),
+                              rate_limit=_rate_limit(options.get("rate_limit")), error_body=error_body)
     _api_routes(app, shop)
     _control_routes(app, shop)
     _demo_page(app, shop, spare=common.is_spare(options))
@@ -203,6 +204,8 @@ class Shop:
         self.rng = random.Random(seed)
         self.products = self._seed_products()
         self.orders: dict[int, dict] = {}
+        self.last_number = 0
+        self.sim = common.SimState()  # the app's, once ``create_app`` installed it
         self.buyers = self._buyers(seed, max(6, count // 5))  # kept: the demo page's buyers too
         self._seed_orders(count)
 
@@ -321,7 +324,8 @@ class Shop:
         order["delivery_price"] = -1 if operator else order.get("delivery_price", 0)
 
     def _add(self, order: dict) -> dict:
-        order["order_id"] = max(self.orders, default=0) + 1
+        self.last_number += 1  # numbers are never reused, as on a real shop
+        order["order_id"] = self.last_number
         _recount(order)
         self.orders[order["order_id"]] = order
         return order
@@ -437,20 +441,32 @@ def _orders_get(shop: Shop, body: dict) -> Response:
         return envelope("ERROR", {"message": str(error)})
     ids = {_int_or_none(i) for i in _as_list(body.get("ids"))}
     statuses = {_int_or_none(s) for s in _as_list(body.get("status"))}
-    chosen = []
-    for number in sorted(shop.orders):
-        order = shop.orders[number]
-        created = datetime.strptime(order["stat_created"], "%Y-%m-%d %H:%M:%S")
-        if (ids and number not in ids) or (statuses and order["stat_status"] not in statuses):
-            continue
-        if (start and created < start) or (end and created > end):
-            continue
-        chosen.append(order)
+
+    def select() -> list[dict]:
+        numbers = sorted(ids & shop.orders.keys()) if ids else sorted(shop.orders)
+        chosen = []
+        for number in numbers:
+            order = shop.orders[number]
+            if statuses and order["stat_status"] not in statuses:
+                continue
+            created = _created(order["stat_created"])
+            if (start and created < start) or (end and created > end):
+                continue
+            chosen.append(order)
+        return chosen
+
+    query = ("orders/get", tuple(sorted(ids, key=str)), tuple(sorted(statuses, key=str)), start, end)
+    chosen = shop.sim.selection(query, len(shop.orders), select)
     limit = _int_or_none(body.get("limit"))
     if limit is not None:  # offset works only together with limit
         offset = max(0, _int_or_none(body.get("offset")) or 0)
         chosen = chosen[offset:offset + max(0, limit)]
     return envelope("OK" if chosen else "EMPTY", {"orders": chosen})
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _created(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
 
 
 def _statuses(shop: Shop, body: dict) -> Response:
@@ -464,6 +480,7 @@ def _orders_update(shop: Shop, body: dict) -> Response:
     if not isinstance(changes, list) or not changes:
         return envelope("ERROR", {"message": "orders is not defined or defined incorrectly"})
     log = [_update_one(shop, change if isinstance(change, dict) else {}) for change in changes]
+    shop.sim.changed()
     failed = any(entry["status"] != "OK" for entry in log)
     return envelope("WARNING" if failed else "OK", {"log": log})
 

@@ -60,6 +60,31 @@ class SimState:
     calls: deque = field(default_factory=deque)  # arrival times, for the rate limit
     rate_limit: tuple[int, float] | None = None  # (requests, per seconds) or None
     timeout_seconds: float = 3.0
+    version: int = 0  # bumped by every change to the shop's orders (see ``selection``)
+    selections: dict = field(default_factory=dict)  # (query, version) -> the query's rows
+
+    def changed(self) -> None:
+        """Say the shop's orders changed: a platform's own API write calls this (the control
+        API's writes are counted by ``install``)."""
+        with self.lock:
+            self.version += 1
+
+    def selection(self, query: tuple, size: int, select: Callable[[], Any]) -> Any:
+        """``select()``'s answer for ``query``, computed once while the shop stays unchanged.
+
+        Paging through 100,000 orders then filters and sorts them once, not once per page.
+        The shop has changed when ``version`` moved (a write through the control API, the demo
+        page or the platform's own API) or when its number of orders (``size``) did (an order
+        added or deleted from Python, as tests do). The caller holds the shop's lock; what
+        ``select`` returns must not be changed by the caller.
+        """
+        key = (query, self.version, size)
+        with self.lock:
+            if key not in self.selections:
+                if len(self.selections) >= 8:
+                    self.selections.clear()
+                self.selections[key] = select()
+            return self.selections[key]
 
 
 def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
@@ -92,6 +117,13 @@ def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
             g.sim_fault = True
             return _too_many(render, limited)
         return None
+
+    @app.teardown_request
+    def count_changes(_error=None) -> None:
+        # The control API and the demo page change the shop by POST; counted once the change
+        # is made, so that no selection computed meanwhile outlives it.
+        if request.path.startswith("/_sim/") and request.method not in ("GET", "HEAD", "OPTIONS"):
+            state.changed()
 
     @app.after_request
     def remember_or_cut(response: Response) -> Response:

@@ -74,7 +74,9 @@ Every change bumps the order's ``updated_at`` to the real current time.
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
+import functools
 import json
 import math
 import random
@@ -137,6 +139,7 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
     app.json.sort_keys = False
     state = common.install(app, is_api=lambda path: path.startswith("/admin/"),
                            error_body=lambda status, kind: jsonify(errors=ERRORS.get(status, kind)))
+    shop.sim = state
     app.extensions["shopify_shop"] = shop
     _install_guards(app, shop, state)
     _install_api(app, shop)
@@ -149,6 +152,7 @@ def _flag(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+@functools.lru_cache(maxsize=1 << 14)  # a shop has few distinct amounts; seeding needs millions
 def _money(value) -> str:
     return str(Decimal(str(value)).quantize(CENT, ROUND_HALF_UP))
 
@@ -208,6 +212,8 @@ class Shop:
         self.now = (datetime.fromisoformat(now) if now else datetime.now(timezone.utc)).replace(microsecond=0)
         self.issued: dict[str, float] = {}  # exchanged token -> monotonic expiry
         self.orders: dict[int, dict] = {}
+        self.last_id = 5_100_000_000
+        self.sim = common.SimState()  # the app's, once ``create_app`` installed it
         self.people = self._people(max(8, count // 3))
         self.products = self._products(int(options.get("products", 24)))
         self._seed_orders(count)
@@ -268,8 +274,7 @@ class Shop:
         return moment.astimezone(self.zone).isoformat(timespec="seconds")
 
     def _next_id(self) -> int:
-        last = max(self.orders, default=5_100_000_000)
-        return last + 1009 + self.rng.randrange(999)
+        return self.last_id + 1009 + self.rng.randrange(999)
 
     def _address(self, person: dict, phone: str | None) -> dict:
         city, province, code, zip_code, country, country_code = person["address"]["city"]
@@ -380,6 +385,7 @@ class Shop:
         order["shipping_lines"] = [self._shipping_line(order_id, currency)] if has_address else []
         order["fulfillments"], order["refunds"] = [], []
         self.orders[order_id] = order
+        self.last_id = max(self.last_id, order_id)
         _totals(order)
         return order
 
@@ -430,10 +436,12 @@ class Shop:
         return self.issued.get(token, 0.0) > time.monotonic()
 
     def public(self, order: dict) -> dict:
-        """The order as the API shows it: redacted on the Basic plan."""
+        """The order as the API shows it: redacted on the Basic plan (a copy), else the stored
+        order itself, to be serialized while the caller holds ``lock``."""
+        if not self.basic_plan:
+            return order
         shown = copy.deepcopy(order)
-        if self.basic_plan:
-            _redact(shown, ("null", "missing", "empty")[order["id"] % 3])
+        _redact(shown, ("null", "missing", "empty")[order["id"] % 3])
         return shown
 
 
@@ -481,6 +489,12 @@ def _parse_time(text: str, zone) -> datetime:
     text = re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$", r"\1+\2", str(text).strip())
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+@functools.lru_cache(maxsize=1 << 19)
+def _timestamp(text: str, zone) -> float:
+    """An order's time as a POSIX timestamp (remembered: listings compare every order's)."""
+    return _parse_time(text, zone).timestamp()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,10 +562,17 @@ def _limit() -> int | tuple:
     return int(text)
 
 
-def _listing(rows: list[dict], matches, sort_key, key: str, filters_from_args, present=None):
-    """One page of ``rows`` (already in display order) with Shopify's cursor rules.
+def _matching(rows, matches, filters: dict, sort_key) -> tuple[list[dict], list]:
+    """The ``rows`` (already in display order) that match ``filters``, and their sort keys."""
+    chosen = [row for row in rows if matches(row, filters)]
+    return chosen, [sort_key(row) for row in chosen]
 
-    ``matches(row, filters)``; ``sort_key(row)`` grows along the display order;
+
+def _listing(select, sort_key, key: str, filters_from_args, present=None):
+    """One page of a list with Shopify's cursor rules.
+
+    ``select(filters)`` gives the matching rows in display order and their sort keys
+    (``_matching``); ``sort_key(row)`` grows along the display order;
     ``filters_from_args()`` reads the first request's filters (or an error response);
     ``present(row)`` is what the API shows of a row (a copy, redacted).
     """
@@ -572,9 +593,9 @@ def _listing(rows: list[dict], matches, sort_key, key: str, filters_from_args, p
         filters, cursor = filters_from_args(), None
         if not isinstance(filters, dict):
             return filters
-    matching = [row for row in rows if matches(row, filters)]
-    page = _slice(matching, sort_key, cursor, limit)
-    links = _links(matching, page, sort_key, filters, limit, first=cursor is None)
+    matching, keys = select(filters)
+    page = _slice(matching, keys, cursor, limit)
+    links = _links(keys, page, sort_key, filters, limit, first=cursor is None)
     fields = [f for f in request.args.get("fields", "").split(",") if f.strip()]
     page = [present(row) for row in page] if present else page
     body = [{k: v for k, v in row.items() if k in fields} if fields else row for row in page]
@@ -584,15 +605,18 @@ def _listing(rows: list[dict], matches, sort_key, key: str, filters_from_args, p
     return response
 
 
-def _slice(matching: list[dict], sort_key, cursor: dict | None, limit: int) -> list[dict]:
+def _slice(matching: list[dict], keys: list, cursor: dict | None, limit: int) -> list[dict]:
+    """The page after (or before) the cursor's key; ``keys`` are the rows' sort keys, ascending."""
     if cursor is None:
         return matching[:limit]
     if cursor["d"] == "next":
-        return [row for row in matching if sort_key(row) > cursor["k"]][:limit]
-    return [row for row in matching if sort_key(row) < cursor["k"]][-limit:]
+        start = bisect.bisect_right(keys, cursor["k"])
+        return matching[start:start + limit]
+    end = bisect.bisect_left(keys, cursor["k"])
+    return matching[max(0, end - limit):end]
 
 
-def _links(matching, page, sort_key, filters, limit, first: bool) -> str:
+def _links(keys: list, page, sort_key, filters, limit, first: bool) -> str:
     if not page:
         return ""
     base = f"{request.host_url.rstrip('/')}{request.path}"
@@ -600,10 +624,10 @@ def _links(matching, page, sort_key, filters, limit, first: bool) -> str:
     tail = f"&limit={limit}" + (f"&fields={_quote(fields)}" if fields else "")
     parts = []
     low, high = sort_key(page[0]), sort_key(page[-1])
-    if not first and any(sort_key(row) < low for row in matching):
+    if not first and keys[0] < low:
         cursor = _encode_cursor({"f": filters, "k": low, "d": "prev"})
         parts.append(f'<{base}?page_info={cursor}{tail}>; rel="previous"')
-    if any(sort_key(row) > high for row in matching):
+    if keys[-1] > high:
         cursor = _encode_cursor({"f": filters, "k": high, "d": "next"})
         parts.append(f'<{base}?page_info={cursor}{tail}>; rel="next"')
     return ", ".join(parts)
@@ -652,7 +676,7 @@ def _times_match(order: dict, f: dict, zone) -> bool:
     for field in ("created_at", "updated_at", "processed_at"):
         if f"{field}_min" not in f and f"{field}_max" not in f:
             continue
-        value = _parse_time(order[field], zone).timestamp()
+        value = _timestamp(order[field], zone)
         if f"{field}_min" in f and value < f[f"{field}_min"]:
             return False
         if f"{field}_max" in f and value > f[f"{field}_max"]:
@@ -694,10 +718,24 @@ def _install_api(app: Flask, shop: Shop) -> None:
 
     @app.get(f"{prefix}/orders.json")
     def orders_json(version):
+        def newest_first(order: dict) -> int:
+            return -order["id"]
+
+        def select(filters: dict) -> tuple[list[dict], list]:
+            def matching() -> tuple[list[dict], list]:
+                if "ids" in filters:  # only the orders named: a re-read by ids scans no more
+                    named = {i.strip() for i in str(filters["ids"]).split(",")}
+                    rows = [shop.orders[int(i)] for i in named
+                            if i.isdigit() and str(int(i)) == i and int(i) in shop.orders]
+                else:
+                    rows = list(shop.orders.values())
+                rows.sort(key=newest_first)
+                return _matching(rows, _order_matches(shop), filters, newest_first)
+            query = ("orders.json", json.dumps(filters, sort_keys=True))
+            return shop.sim.selection(query, len(shop.orders), matching)
+
         with shop.lock:
-            rows = sorted(shop.orders.values(), key=lambda o: -o["id"])
-            return _listing(rows, _order_matches(shop), lambda o: -o["id"], "orders",
-                            lambda: _order_filters(shop), present=shop.public)
+            return _listing(select, newest_first, "orders", lambda: _order_filters(shop), present=shop.public)
 
     @app.get(f"{prefix}/orders/count.json")
     def orders_count(version):
@@ -728,8 +766,8 @@ def _install_api(app: Flask, shop: Shop) -> None:
             return "product_type" not in f or product["product_type"] == f["product_type"]
 
         with shop.lock:
-            return _listing(shop.products, matches, lambda p: p["id"], "products", filters,
-                            present=copy.deepcopy)
+            return _listing(lambda f: _matching(shop.products, matches, f, lambda p: p["id"]),
+                            lambda p: p["id"], "products", filters, present=copy.deepcopy)
 
     @app.get(f"{prefix}/products/<int:product_id>.json")
     def product_json(version, product_id):

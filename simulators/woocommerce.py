@@ -193,6 +193,7 @@ class Shop:
     nonces: dict[str, float] = field(default_factory=dict)
     next_order: int = 1000
     next_line: int = 5000
+    sim: common.SimState = field(default_factory=common.SimState)  # the app's, once installed
 
     # -- time ---------------------------------------------------------------------------
 
@@ -628,17 +629,26 @@ def _select_orders(shop: Shop, args: dict) -> list[dict]:
         raise _invalid_param("orderby", "orderby is not one of date, id, include, title, slug, modified.")
     if order not in ("asc", "desc"):
         raise _invalid_param("order", "order is not one of asc, desc.")
-    with shop.lock:
-        rows = [(o, *shop.times[i]) for i, o in shop.orders.items()
+    named = _list_arg(args, "include") or []
+
+    def select() -> list[dict]:
+        candidates = shop.orders.items() if include is None else \
+            [(i, shop.orders[i]) for i in sorted(include) if i in shop.orders]
+        rows = [(o, *shop.times[i]) for i, o in candidates
                 if (o["status"] != "trash" if statuses is None else o["status"] in statuses)
-                and (include is None or i in include) and i not in exclude]
-    rows = [row for row in rows if _within(row[1], bounds["after"], bounds["before"])
-            and _within(row[2], bounds["modified_after"], bounds["modified_before"])]
-    position = {ident: n for n, ident in enumerate(_list_arg(args, "include") or [])}
-    keys = {"date": lambda r: (r[1], r[0]["id"]), "modified": lambda r: (r[2], r[0]["id"]),
-            "include": lambda r: (position.get(str(r[0]["id"]), 0), r[0]["id"])}
-    rows.sort(key=keys.get(orderby, lambda r: r[0]["id"]), reverse=order == "desc")
-    return [row[0] for row in rows]
+                and i not in exclude]
+        rows = [row for row in rows if _within(row[1], bounds["after"], bounds["before"])
+                and _within(row[2], bounds["modified_after"], bounds["modified_before"])]
+        position = {ident: n for n, ident in enumerate(named)}
+        keys = {"date": lambda r: (r[1], r[0]["id"]), "modified": lambda r: (r[2], r[0]["id"]),
+                "include": lambda r: (position.get(str(r[0]["id"]), 0), r[0]["id"])}
+        rows.sort(key=keys.get(orderby, lambda r: r[0]["id"]), reverse=order == "desc")
+        return [row[0] for row in rows]
+
+    query = ("orders", None if statuses is None else tuple(sorted(statuses)), tuple(named),
+             tuple(sorted(exclude)), tuple(sorted(bounds.items())), orderby, order)
+    with shop.lock:
+        return shop.sim.selection(query, len(shop.orders), select)
 
 
 def _within(moment: datetime, after: datetime | None, before: datetime | None) -> bool:
@@ -716,8 +726,8 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False
     app.extensions["woocommerce_shop"] = shop
-    common.install(app, is_api=lambda path: path.startswith("/wp-json"),
-                   rate_limit=_rate(options.get("rate_limit")), error_body=_error_body)
+    shop.sim = common.install(app, is_api=lambda path: path.startswith("/wp-json"),
+                              rate_limit=_rate(options.get("rate_limit")), error_body=_error_body)
     _install_wordpress(app, shop, no_api=_flag(options.get("no_api")),
                        plain_permalinks=_flag(options.get("plain_permalinks")))
     _install_api(app, shop, reports=_flag(options.get("reports", True)))
@@ -786,6 +796,7 @@ def _install_api(app: Flask, shop: Shop, *, reports: bool) -> None:
                     raise _invalid_param("status", f"status is not one of {', '.join(STATUSES)}.")
                 _set_status(shop, order_id, body["status"])
             shop.touch(order_id)
+            shop.sim.changed()
             return jsonify(shop.orders[order_id])
 
     @app.get(f"{API}/products")

@@ -25,11 +25,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     _init_login(app)
 
-    from webapp import cli, ratelimit, templating
+    from webapp import cli, compression, ratelimit, static_files, templating
     from webapp import security_headers
     from webapp.views import register_blueprints
 
+    compression.init_app(app)  # issue 13; its after_request, registered first, runs last
     templating.init_app(app)
+    static_files.init_app(app)  # issue 13: versioned static URLs, cached for a year
     security_headers.init_app(app)  # R-SEC-4: CSP, no framing, nosniff, referrer policy, HSTS
     register_blueprints(app)
     ratelimit.init_app(app)

@@ -47,6 +47,12 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _minutes(name: str, value: str) -> int:
+    if not value.strip().isdigit() or int(value) < 5:
+        raise ConfigError(f"{name} must be a whole number of minutes, 5 or more (a sync runs every 5), not {value!r}.")
+    return int(value)
+
+
 def _rate_limit(name: str, value: str) -> None:
     try:
         parse_many(value)
@@ -68,6 +74,9 @@ def load(overrides: dict | None = None) -> dict:
         # Region used to read phone numbers typed without a country code (ISO 3166 alpha-2).
         "PHONE_REGION": env("PHONE_REGION", "DE").upper(),
         "ORDERS_PER_PAGE": int(env("ORDERS_PER_PAGE", "25")),
+        # Minutes within which a Cartum sync re-reads each open order (it cannot list changed ones),
+        # as long as they fit its bounded requests (README, "What a sync asks the shop").
+        "CARTUM_REREAD_MINUTES": _minutes("CARTUM_REREAD_MINUTES", env("CARTUM_REREAD_MINUTES", "30")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",

@@ -3,7 +3,7 @@ countries a number written without its country code is read in (R-CLI-5), named 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 import phonenumbers
 import pycountry
@@ -27,6 +27,12 @@ def to_e164(raw: str | None, region: str | Iterable[str | None]) -> str | None:
     if len(digits) < 6:
         return None
     regions = reading_regions(region) if isinstance(region, str) else reading_regions(*region)
+    return _e164(text, digits, regions)
+
+
+@lru_cache(maxsize=8192)
+def _e164(text: str, digits: str, regions: tuple[str, ...]) -> str | None:
+    """``to_e164``'s reading; an import meets the same buyers' phones again and again."""
     candidates = [_parse(text, country) for country in regions or ("ZZ",)]
     if not text.startswith(("+", "00")) and len(digits) > 10:
         candidates.append(_parse("+" + digits, "ZZ"))

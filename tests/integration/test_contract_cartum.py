@@ -218,14 +218,15 @@ def test_R_IMP_1_an_order_placed_during_a_run_is_read_once_and_never_lost(sim, h
 def test_R_ORD_4_fetch_orders_by_number_leaves_missing_ones_out(big, http):
     found = connect(big, http).fetch_orders(["5", "17", "999999", "17"])
     assert sorted(order.external_id for order in found) == ["17", "5"]
-    (query,) = bodies(big, "orders/get")
+    query, missing = bodies(big, "orders/get")  # the missing one asked for alone: gone indeed
     assert (query["ids"], query["limit"], query["offset"]) == ([5, 17, 999999], 3, 0)
+    assert missing["ids"] == [999999]
 
 
-def test_R_ORD_4_fetch_orders_asks_in_batches_of_the_page_size(big, http):
-    found = connect(big, http, page_size="100").fetch_orders([str(n) for n in range(1, 251)])
-    assert len(found) == 250
-    assert [len(q["ids"]) for q in bodies(big, "orders/get")] == [100, 100, 50]
+def test_R_ORD_4_fetch_orders_asks_in_batches_of_the_largest_size_whatever_the_page_size(big, http):
+    found = connect(big, http, page_size="100").fetch_orders([str(n) for n in range(1, 751)])
+    assert len(found) == 750
+    assert [len(q["ids"]) for q in bodies(big, "orders/get")] == [500, 250]
 
 
 def test_R_PRD_8_items_are_named_from_the_catalog_in_the_store_language(sim, http):
@@ -518,6 +519,28 @@ def test_R_REL_2_cartum_stale_answer_to_a_re_read_by_ids_is_asked_again(paged, h
     paged.inject("repeat")
     assert [o.external_id for o in shop.fetch_orders(["990", "995"])] == ["990", "995"]
     assert [body.get("ids") for body in bodies(paged, "orders/get")][-2:] == [[990, 995]] * 2
+
+
+def test_R_REL_2_cartum_stale_answer_of_orders_also_asked_for_is_caught_by_the_missing_ones(paged, http):
+    """A re-read of many open orders answered with an earlier re-read of a few of them: every
+    order on it was asked for, so only the missing ones tell. Asked for alone, the shop has them:
+    the first answer was not to this question, and the batch is asked again."""
+    shop = connect(paged, http, page_size="100")
+    shop.fetch_orders(["990", "995"])
+    paged.inject("repeat")
+    assert [o.external_id for o in shop.fetch_orders(["985", "990", "995"])] == ["985", "990", "995"]
+    assert [body.get("ids") for body in bodies(paged, "orders/get")][-3:] == [[985, 990, 995], [985],
+                                                                              [985, 990, 995]]
+
+
+def test_R_REL_2_cartum_stale_empty_answer_to_a_re_read_is_asked_again(paged, http):
+    """A cache replaying an EMPTY answer to a re-read: Cartum gives every order asked for that it
+    has, so EMPTY for orders it gave us is asked again rather than taken for "all gone"."""
+    shop = connect(paged, http, page_size="100")
+    assert shop.fetch_orders(["999998"]) == []
+    paged.inject("repeat")
+    assert [o.external_id for o in shop.fetch_orders(["985", "990"])] == ["985", "990"]
+    assert [body.get("ids") for body in bodies(paged, "orders/get")][-2:] == [[985, 990]] * 2
 
 
 def test_R_REL_2_cartum_stale_answers_beyond_the_retries_fail_loudly(paged, http):

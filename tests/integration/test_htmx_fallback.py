@@ -51,4 +51,4 @@ def test_R_SEC_4_pages_name_the_served_copy_as_htmx_fallback(app, client):
     assert_security_headers(served)
     served.close()
     # app.js, deferred after it, is what loads the fallback: it must come after the htmx tag.
-    assert html.index(tag.group(0)) < html.index('src="/static/app.js"')
+    assert html.index(tag.group(0)) < html.index('src="/static/app.js?v=')  # versioned (static_files.py)

@@ -301,7 +301,15 @@ def test_killing_the_launcher_outright_takes_its_children_with_it(launcher):
     # The worker too, though its Redis went first: it must not wait for Redis forever (seen).
     while time.monotonic() < deadline and any(map(alive, children)):
         time.sleep(0.2)
-    assert [pid for pid in children if alive(pid)] == []
+    assert [survivor(pid) for pid in children if alive(pid)] == []
+
+
+def survivor(pid: int) -> str:
+    """A child still alive, named by its command line (which one it was says why)."""
+    try:
+        return f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return f"{pid}: (gone meanwhile)"
 
 
 def test_the_demo_shops_keep_their_address_and_access_from_one_start_to_the_next(tmp_path):

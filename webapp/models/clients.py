@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, String, select
+from sqlalchemy import Boolean, Index, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -18,6 +18,10 @@ NOT_SPECIFIED = "not_specified"
 
 class Client(db.Model):
     __tablename__ = "clients"
+    # The orders table's text search (issue 13): a trigram index on PostgreSQL (migration 0008).
+    __table_args__ = (Index("ix_clients_search_text", "search_text", postgresql_using="gin",
+                            postgresql_ops={"search_text": "gin_trgm_ops"}),)
+    __mapper_args__ = {"eager_defaults": False}  # the database fills search_text; not read back
 
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(String(120), default="")
@@ -32,6 +36,10 @@ class Client(db.Model):
     # "not_specified" marks the single client used for orders whose buyer is unknown.
     system_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the orders table's text search looks in on the client: "first last" and e-mail, each
+    # ended by SEARCH_FIELD, then SEARCH_PHONE and the phone (models/orders.py). The database keeps
+    # it, with triggers (migration 0008), whatever writes clients: nothing sets it here.
+    search_text: Mapped[str] = mapped_column(Text, server_default="", deferred=True)
 
     orders: Mapped[list[Order]] = relationship(back_populates="client")
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, update
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, insert, inspect, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -78,39 +78,58 @@ class Counter(db.Model):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
     @staticmethod
-    def next(name: str) -> int:
-        bump = update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+    def next(name: str, count: int = 1) -> int:
+        """The first of ``count`` numbers taken at once (they are the next ``count`` ones)."""
+        bump = update(Counter).where(Counter.name == name).values(value=Counter.value + count).returning(Counter.value)
         value = db.session.execute(bump).scalar()
-        if value is None:
-            db.session.add(Counter(name=name, value=1))
-            db.session.flush()
-            value = 1
-        return value
+        if value is None:  # its first use; a plain INSERT, so nothing else pending is flushed with it
+            db.session.execute(insert(Counter).values(name=name, value=count))
+            value = count
+        return value - count + 1
+
+
+SEARCH_FIELD, SEARCH_PHONE = "\x1f", "\x1e"  # the separators in the search_text columns (migration 0008)
 
 
 class Order(db.Model):
     __tablename__ = "orders"
+    # The database fills search_text; fetching it back after each insert would make every
+    # imported order an INSERT of its own: it is read when asked for (it is deferred anyway).
+    __mapper_args__ = {"eager_defaults": False}
     # R-REL-1: the shop, not the store, owns the external id; a store connected again finds it.
-    __table_args__ = (UniqueConstraint("shop_id", "external_id", name="uq_orders_shop_external"),)
+    # The orders table (issue 13) reads one page in its order for any filter: each filter's
+    # index goes on with the date (ties by id); the text search has its own (search_text).
+    __table_args__ = (
+        UniqueConstraint("shop_id", "external_id", name="uq_orders_shop_external"),
+        Index("ix_orders_created", "created_at", "id"),
+        Index("ix_orders_status_created", "status_id", "created_at", "id"),
+        Index("ix_orders_location_created", "location_id", "created_at", "id"),
+        Index("ix_orders_store_created", "store_id", "created_at", "id"),
+        Index("ix_orders_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     order_type_id: Mapped[int] = mapped_column(ForeignKey("order_types.id"))
-    status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"), index=True)
+    status_id: Mapped[int] = mapped_column(ForeignKey("statuses.id"))
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     written_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Integration columns: set for orders that came from a connected store.
-    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     external_id: Mapped[str | None] = mapped_column(String(64))
     platform_number: Mapped[str | None] = mapped_column(String(64))
     platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a sync or an update button last re-read the order by its id (NULL: never): where the
+    # shop cannot list changed orders (Cartum), syncs re-read the open ones oldest first (jobs).
+    reread_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The platform's status id as last read from it or sent to it (NULL: not known yet). A
     # sync applies the platform's status only when it differs from this, so a status we sent
     # does not come back as a change, and is not sent again (pitfalls row 5).
@@ -118,6 +137,10 @@ class Order(db.Model):
     # The shop's own order total (shipping, discounts and taxes included), shown beside ours
     # when they differ; ours is the sum of the items (R-ORD-6).
     platform_total: Mapped[Decimal | None] = mapped_column(Money)
+    # What the orders table's text search looks in on the order: its number and platform number,
+    # each ended by SEARCH_FIELD, then SEARCH_PHONE (Client.search_text has the client's). The
+    # database keeps it, with triggers (migration 0008), whatever writes orders: nothing sets it here.
+    search_text: Mapped[str] = mapped_column(Text, server_default="", deferred=True)
 
     location: Mapped[Location] = relationship()
     order_type: Mapped[OrderType] = relationship()
@@ -136,6 +159,12 @@ class Order(db.Model):
     def next_number() -> str:
         return f"A{Counter.next('order'):05d}"
 
+    @staticmethod
+    def next_numbers(count: int) -> list[str]:
+        """The next ``count`` order numbers, taken in one statement (a page of imported orders)."""
+        first = Counter.next("order", count)
+        return [f"A{value:05d}" for value in range(first, first + count)]
+
     @property
     def is_imported(self) -> bool:
         return self.store_id is not None
@@ -152,7 +181,11 @@ class Order(db.Model):
         """Add a line to the event feed (``author`` None for the system; ``run_id`` the sync run
         that brought a change from the shop, R-REL-4)."""
         entry = FeedEntry(kind=kind, text=text, author=author, run_id=run_id, created_at=utcnow())
-        self.feed.append(entry)
+        if "feed" in inspect(self).unloaded:
+            entry.order = self  # joins the feed without reading it (an import adds lines to many orders)
+            db.session.add(entry)
+        else:
+            self.feed.append(entry)
         return entry
 
     def change_status(self, status: Status, author: Employee | None) -> FeedEntry | None:

@@ -19,11 +19,11 @@ import ipaddress
 import re
 from html.parser import HTMLParser
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -806,6 +806,26 @@ class PlatformRules:
 # ---------------------------------------------------------------------------------------------
 
 
+class Catalogue(Protocol):
+    """What the back office's catalogue already holds, asked by an adapter before it asks the
+    shop for product details, so that a sync reads only the products it does not know.
+
+    ``sync/`` hands the run's adapter one (``Platform.catalogue``); the adapter never sees the
+    database. Without one (the wizard, previews, contract tests) an adapter reads every
+    product its orders name, as it always did. Both methods may be called from a thread
+    other than the one that writes (a page read ahead), and see only what is committed.
+    """
+
+    def known(self, items: Sequence[RemoteItem]) -> list[bool]:
+        """For each line, as mapped without product details: True when the back office has
+        the product the line will be matched to (R-PRD-2, by the store's "Identify products
+        by"), or when the line makes no catalogue product; its details need not be read."""
+
+    def names(self, codes: Collection[str]) -> dict[str, str]:
+        """Our products' names by the platform's product code (``RULES.sku_field``: Cartum's
+        article), for the codes we have a product of; codes we lack are left out."""
+
+
 class Platform(ABC):
     """One shop on one platform. Subclasses live in ``platforms/<name>/__init__.py``.
 
@@ -825,6 +845,11 @@ class Platform(ABC):
     RATE: ClassVar[str] = "2/second"
     PLAIN_HTTP_REFUSAL: ClassVar[str] = NotEncrypted.default_message
     """R-SEC-1: what to say when an http:// address would carry this platform's secret."""
+    fetch_batch: int = 100
+    """How many orders one request of ``fetch_orders`` carries: ``sync/`` re-reads in batches
+    of this size, so that each batch is one request and one commit."""
+    catalogue: Catalogue | None = None
+    """What the back office already has (``Catalogue``); None: read every product named."""
 
     def __init__(self, url: str, credentials: Mapping[str, str], options: Mapping[str, str],
                  http: PlatformHttp, *, budget_key: str | None = None) -> None:

@@ -58,14 +58,19 @@ def last_delivery_cost(order: Order) -> Decimal | None:
     return Decimal(found.group(1)) if found else None
 
 
+UNKNOWN = object()
+"""``post_delivery``'s ``last`` when the caller did not read the latest comment already."""
+
+
 def post_delivery(order: Order, delivery: RemoteDelivery | None, rules: PlatformRules,
-                  run_id: int | None = None) -> bool:
+                  run_id: int | None = None, last: str | None | object = UNKNOWN) -> bool:
     """Add a delivery comment, by sync run ``run_id``, when the details are new or changed
-    (R-DEL-2, R-REL-4); True if added."""
+    (R-DEL-2, R-REL-4); True if added. ``last``: the order's latest delivery comment, when the
+    caller read it already (None: there is none)."""
     if not is_transferred(rules, delivery):
         return False
     text = delivery_text(delivery, order.currency)
-    if text == last_delivery_text(order):
+    if text == (last_delivery_text(order) if last is UNKNOWN else last):
         return False
     order.note(FeedKind.DELIVERY, text, run_id=run_id)
     return True

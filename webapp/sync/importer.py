@@ -9,9 +9,14 @@ the items (R-ORD-6) and delivery comments (``delivery``). Orders the rules keep 
 (R-IMP-2, R-IMP-5, R-ORD-7) are counted and logged. Every difference between platforms is
 read from ``PlatformRules``.
 
-Each order runs in its own SAVEPOINT, so one broken order is rolled back alone and the page
-goes on. Nothing here commits: the caller commits the page together with the store's
-checkpoint, so a killed worker resumes at a page boundary and re-imports nothing twice.
+A page is written in one go: what its orders need (the orders already imported, clients,
+products, categories, delivery comments) is read in a few statements first (``PageFinder``,
+``_Page.read``), the page's changes are made in memory and written by one flush, in bulk, in
+one SAVEPOINT. Only when that fails does the page go again order by order, each order in a
+SAVEPOINT of its own with a statement per look-up (the careful path), so one broken order is
+rolled back alone, logged and kept for retry, and the page goes on. Nothing here commits: the
+caller commits the page together with the store's checkpoint, so a killed worker resumes at a
+page boundary and re-imports nothing twice.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import (
@@ -36,9 +42,11 @@ from webapp.models.types import utcnow
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformRules, RemoteItem, RemoteOrder
 from webapp.sync import matching
-from webapp.sync.delivery import post_delivery
+from webapp.sync.delivery import UNKNOWN, post_delivery
 from webapp.sync.notifications import notify_managers
 from webapp.sync.platform import rules_for
+from webapp.sync.row_ids import number_new_rows
+from webapp.sync.runner import transient
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +80,36 @@ def import_orders(store: Store, run: SyncRun, orders: Sequence[RemoteOrder], *,
     would fail; the message says what to edit)."""
     _check_store(store)
     _hold_transaction()
-    page = _Page.of(store, run)
-    page.notify = not initial  # R-ORD-8: the backfill of two months is history, not news
-    page.window_start = window_start
+    fetched, orders = len(orders), _last_of_each(orders)
+    try:
+        result = _import_page(_Page.of(store, run, initial, window_start, orders), orders, initial)
+    except Exception as error:
+        if transient(error):
+            raise  # the database itself: the runner writes the page again
+        log.info("store %s: a page of %d orders failed as a whole (%s); importing them one by one",
+                 store.id, len(orders), error)
+        page, result = _Page.of(store, run, initial, window_start), PageResult()
+        for remote in orders:
+            result.count(_import_one(page, remote, initial))
+    _add_counts(run, result, fetched=fetched)
+    return result
+
+
+def _last_of_each(orders: Sequence[RemoteOrder]) -> list[RemoteOrder]:
+    """One record per order (a shop may list one twice in a page): its last, the newest read."""
+    return list({remote.external_id: remote for remote in orders}.values())
+
+
+def _import_page(page: _Page, orders: Sequence[RemoteOrder], initial: bool) -> PageResult:
+    """The page in one SAVEPOINT and one flush; raises (after rolling the savepoint back) if any
+    order fails, and the caller then goes order by order."""
     result = PageResult()
-    for remote in orders:
-        result.count(_import_one(page, remote, initial))
-    _add_counts(run, result, fetched=len(orders))
+    with db.session.begin_nested(), db.session.no_autoflush:
+        for remote in orders:
+            result.count(_import_one(page, remote, initial))
+        page.finish()
+        number_new_rows(db.session)  # SQLite: one INSERT per table, not one per row
+        db.session.flush()
     return result
 
 
@@ -115,6 +146,8 @@ def _add_counts(run: SyncRun, result: PageResult, fetched: int) -> None:
 
 @dataclass
 class _Page:
+    """A page's context. Read at once (``batch``, with the page's orders) or order by order."""
+
     store: Store
     run: SyncRun
     rules: PlatformRules
@@ -125,12 +158,71 @@ class _Page:
     managers: list[Employee] | None = None
     notify: bool = False
     window_start: datetime | None = None  # R-IMP-2: orders placed before it stay out of syncs
+    finder: matching.Finder = matching.DATABASE
+    batch: bool = False
+    orders: dict[str, Order] = field(default_factory=dict)  # batch: the shop's orders we have, by id
+    last_delivery: dict[int, str] = field(default_factory=dict)  # batch: order id → latest delivery comment
+    created: list[Order] = field(default_factory=list)  # batch: numbered at the end, in one statement
+    settled: list[str] = field(default_factory=list)  # batch: imported or left out, so no longer failed
+    logged: set[tuple[str, str | None]] = field(default_factory=set)  # batch: sync-log lines of this page
 
     @classmethod
-    def of(cls, store: Store, run: SyncRun) -> _Page:
+    def of(cls, store: Store, run: SyncRun, initial: bool, window_start: datetime | None,
+           orders: Sequence[RemoteOrder] | None = None) -> _Page:
         config = current_app.config
-        return cls(store, run, rules_for(store), PLATFORMS[store.platform].title, config["CURRENCY"],
-                   (store.country, config["PHONE_REGION"]))
+        page = cls(store, run, rules_for(store), PLATFORMS[store.platform].title, config["CURRENCY"],
+                   (store.country, config["PHONE_REGION"]), window_start=window_start,
+                   notify=not initial)  # R-ORD-8: the backfill of two months is history, not news
+        if orders is not None:
+            page.read(orders)
+        return page
+
+    def read(self, orders: Sequence[RemoteOrder]) -> None:
+        """What the page's orders need, in a few statements (batch mode)."""
+        self.batch = True
+        self.orders = find_orders(self.store, [remote.external_id for remote in orders])
+        if self.orders and self.rules.delivery_transferred:
+            comments = (select(FeedEntry.order_id, FeedEntry.text)
+                        .where(FeedEntry.order_id.in_([order.id for order in self.orders.values()]),
+                               FeedEntry.kind == FeedKind.DELIVERY).order_by(FeedEntry.id))
+            self.last_delivery = {order_id: text for order_id, text in db.session.execute(comments)}
+        self.finder = matching.PageFinder.read(*self._keys(orders))
+        if any(remote.buyer is None for remote in orders):
+            self.finder.not_specified()  # now: making it flushes, which must come before the page's rows
+
+    def _keys(self, orders: Sequence[RemoteOrder]):
+        products, categories, phones, emails = set(), set(), set(), set()
+        for remote in orders:
+            for line in remote.items:
+                if (key := matching.product_key(line, self.rules, self.store.identify_by)) is not None:
+                    products.add(key)
+                    if (name := matching.category_name(line, self.rules)) is not None:
+                        categories.add(name)
+            if remote.buyer is not None:
+                values = matching.client_values(remote.buyer, self.region, self.rules.buyer_address_kept)
+                phones.update(filter(None, [values["phone"]]))
+                emails.update(filter(None, [values["email"]]))
+        return products, categories, phones, emails, "email" in self.rules.client_match_keys
+
+    def find(self, external_id: str) -> Order | None:
+        if self.batch:
+            return self.orders.get(external_id)
+        return find_order(self.store, external_id)
+
+    def settle(self, remote: RemoteOrder) -> None:
+        """The order was imported or left out by a rule: it is no longer one to retry (R-REL-5)."""
+        if self.batch:
+            self.settled.append(remote.external_id)
+        else:
+            FailedOrder.forget(self.store.id, remote.external_id)
+
+    def finish(self) -> None:
+        """Batch mode, after the orders: number the new ones, forget the settled ones' failures."""
+        if self.created:
+            for order, number in zip(self.created, Order.next_numbers(len(self.created))):
+                order.number = number
+        if self.settled:
+            FailedOrder.forget_all(self.store.id, self.settled)
 
     def mapped_status(self, remote: RemoteOrder) -> Status | None:
         """R-STA-2: our status for the platform's, by the store's mapping; None if unmapped."""
@@ -164,11 +256,15 @@ class _Page:
     def log_once(self, remote: RemoteOrder, reason: str, per_order: bool = True) -> None:
         """A skip noted once per store: overlapping sync windows see the same order (or the
         same unmapped status) every 5 minutes, and one line says it all."""
+        mark = (reason, remote.external_id if per_order else None)
+        if mark in self.logged:
+            return  # said earlier in this page (not flushed yet in batch mode)
         seen = select(SyncLogEntry.id).where(SyncLogEntry.store_id == self.store.id, SyncLogEntry.reason == reason)
         if per_order:
             seen = seen.where(SyncLogEntry.external_id == remote.external_id)
         if db.session.scalar(seen.limit(1)) is None:
             self.log(LogLevel.SKIPPED, remote, reason)
+        self.logged.add(mark)
 
     def log_unmapped(self, remote: RemoteOrder) -> None:
         self.log_once(remote, unmapped_reason(self.title, remote.status_id), per_order=False)
@@ -237,13 +333,17 @@ def _import_one(page: _Page, remote: RemoteOrder, initial: bool) -> str:
     """One order's outcome. A failed one is kept in ``FailedOrder`` for every later sync to
     retry (R-REL-5); imported or left out by a rule, it is retried no more."""
     if remote.status_id in page.rules.excluded_initial_statuses and (initial or _is_history(page, remote)):
-        FailedOrder.forget(page.store.id, remote.external_id)
+        page.settle(remote)
         return SKIPPED  # R-IMP-2: finished orders are history, not work; nothing to report
     reason = skip_reason(remote, page.rules, page.currency, page.title) or _before_window(page, remote)
     if reason is not None:
         page.log_once(remote, reason)
-        FailedOrder.forget(page.store.id, remote.external_id)
+        page.settle(remote)
         return SKIPPED
+    if page.batch:  # the page's savepoint stands for every order's (see _import_page)
+        outcome = _upsert(page, remote)
+        page.settle(remote)
+        return outcome
     try:
         with db.session.begin_nested():
             outcome = _upsert(page, remote)
@@ -260,14 +360,14 @@ def _import_one(page: _Page, remote: RemoteOrder, initial: bool) -> str:
 def _is_history(page: _Page, remote: RemoteOrder) -> bool:
     """A finished order placed before the store was connected, not imported: a sync's overlap
     (or a late refund) shows it, but R-IMP-2 left it out of the import, and so does the sync."""
-    return remote.created_at < page.store.created_at and find_order(page.store, remote.external_id) is None
+    return remote.created_at < page.store.created_at and page.find(remote.external_id) is None
 
 
 def _before_window(page: _Page, remote: RemoteOrder) -> str | None:
     """Why a sync leaves this order out: placed before the initial import's window (R-IMP-2),
     which did not take it, though it changed on the shop since. None to go on."""
     start = page.window_start
-    if start is None or remote.created_at >= start or find_order(page.store, remote.external_id) is not None:
+    if start is None or remote.created_at >= start or page.find(remote.external_id) is not None:
         return None
     zone = ZoneInfo(current_app.config["TIMEZONE"])  # how the office reads dates; the text stays fixed
     return before_window_reason(remote, page.title, start.astimezone(zone), remote.created_at.astimezone(zone))
@@ -284,8 +384,18 @@ def find_order(store: Store, external_id: str) -> Order | None:
     return db.session.scalar(select(Order).filter_by(shop_id=store.shop_id, external_id=external_id))
 
 
+def find_orders(store: Store, external_ids: Sequence[str]) -> dict[str, Order]:
+    """``find_order`` for a page, by external id, with what the importer reads of each."""
+    found = (select(Order).where(Order.shop_id == store.shop_id, Order.external_id.in_(external_ids))
+             .options(selectinload(Order.items), selectinload(Order.client), selectinload(Order.status)))
+    return {order.external_id: order for order in db.session.scalars(found)}
+
+
 def _upsert(page: _Page, remote: RemoteOrder) -> str:
-    order = find_order(page.store, remote.external_id)
+    order = page.find(remote.external_id)
+    if order is None and page.batch:
+        page.orders[remote.external_id] = _create(page, remote)
+        return CREATED
     if order is None:
         try:
             with db.session.begin_nested():
@@ -303,17 +413,20 @@ def _create(page: _Page, remote: RemoteOrder) -> Order:
     store = page.store
     # Everything that queries comes first: an autoflush must not meet a half-built order.
     (status, seen), manager = _initial_status(page, remote), page.next_manager()
-    client = matching.client_for(remote.buyer, page.rules, page.region)
+    client = matching.client_for(remote.buyer, page.rules, page.region, page.finder)
     order = Order(
-        number=_next_number(), store_id=store.id, shop_id=store.shop_id, external_id=remote.external_id,
+        number=None if page.batch else _next_number(), store_id=store.id, shop_id=store.shop_id, external_id=remote.external_id,
         platform_number=remote.number, location_id=store.location_id, order_type_id=store.order_type_id,
         status=status, client=client, manager=manager, currency=remote.currency, created_at=remote.created_at,
         platform_created_at=remote.created_at, synced_at=utcnow(), platform_status=seen,
         platform_total=remote.platform_total)
     db.session.add(order)
     _sync_items(page, order, remote)  # a new order's lines are its content, not changes: no feed entry
-    post_delivery(order, remote.delivery, page.rules, page.run.id)
-    db.session.flush()  # inside the savepoint, so a duplicate key is caught by _upsert
+    post_delivery(order, remote.delivery, page.rules, page.run.id, last=None)
+    if page.batch:
+        page.created.append(order)  # numbered and flushed with the page
+    else:
+        db.session.flush()  # inside the savepoint, so a duplicate key is caught by _upsert
     if page.notify:
         notify_managers(order, page.manager_list())
     return order
@@ -349,7 +462,8 @@ def _update(page: _Page, order: Order, remote: RemoteOrder) -> bool:
     total) is one entry listing each change from → to.
     """
     changed = _sync_status(page, order, remote)
-    changed |= post_delivery(order, remote.delivery, page.rules, page.run.id)
+    last = page.last_delivery.get(order.id) if page.batch else UNKNOWN
+    changed |= post_delivery(order, remote.delivery, page.rules, page.run.id, last=last)
     items, told = _item_changes(page, order, remote)
     changes = _sync_client(page, order, remote) + items + _sync_total(order, remote, told)
     if changes:
@@ -371,7 +485,7 @@ def _item_changes(page: _Page, order: Order, remote: RemoteOrder) -> tuple[list[
 
 
 def _sync_client(page: _Page, order: Order, remote: RemoteOrder) -> list[str]:
-    client = matching.client_on_update(order.client, remote.buyer, page.rules, page.region)
+    client = matching.client_on_update(order.client, remote.buyer, page.rules, page.region, page.finder)
     if client is order.client:
         return []
     previous, order.client = order.client.full_name, client
@@ -450,7 +564,8 @@ def _sync_line(page: _Page, order: Order, line: RemoteItem, unused: list, apply:
         if item is not None and apply:
             order.items.remove(item)
         return None if item is None else f"{item.name} removed"
-    product = matching.product_for(line, page.rules, page.store.identify_by) if apply else _known_product(page, line)
+    product = (matching.product_for(line, page.rules, page.store.identify_by, page.finder) if apply
+               else _known_product(page, line))
     item = _take(unused, product, name)
     if item is None:
         if apply:

@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import Select, func, select, update
 
 from webapp.extensions import db
 from webapp.models import FailedOrder, ImportState, Order, RunKind, RunState, Status, StatusGroup, Store, SyncRun
+from webapp.models.types import utcnow
 from webapp.platforms.base import PlatformError, RemoteOrder
 from webapp.sync import status_push
 from webapp.sync.importer import import_orders
 from webapp.sync.platform import rules_for
+from webapp.sync.prefetch import prefetched
 from webapp.sync.runner import BUSY_WAIT, Context, Progress, in_app_context, run_store_job
 
 log = logging.getLogger(__name__)
@@ -40,7 +45,11 @@ OVERLAP = timedelta(minutes=10)
 """A sync reads from the last complete run's start minus this: clocks differ between us and
 the shop, and an order saved while the last run was reading may carry an earlier time.
 Orders read twice are one order (the unique key store + external id, R-IMP-7)."""
-BATCH = 100  # orders re-read by id per request and per commit
+BATCH = 100  # failed orders retried by id per commit
+REREAD_REQUESTS = 10
+"""Where the shop cannot list changed orders (Cartum), the most requests one sync spends on
+re-reading open orders by id (``_due_for_reread``): 10 x 500 = 5,000 orders. The README's
+"What a sync asks the shop" states the bound; keep it in step."""
 MANUAL_LOCK_WAIT = 60.0  # seconds an order update waits for a running sync of its store
 
 
@@ -86,13 +95,22 @@ def _initial(ctx: Context) -> None:
         run.expected = _count(platform, began - INITIAL_WINDOW)
     db.session.commit()
     pages = platform.iter_orders(created_since=began - INITIAL_WINDOW, resume_from=store.checkpoint)
-    for page in pages:
-        ctx.write(functools.partial(_initial_page, ctx, page, began))
+    _write_pages(ctx, pages, lambda page: _initial_page(ctx, page, began))
     store.import_state, store.checkpoint, store.synced_until = ImportState.DONE, None, began
     if resumed:
         # R-REL-2: the import was interrupted (a fault, a killed worker) and goes on from its
         # checkpoint; what the shop changed on pages read before that comes in now.
         _changes(ctx)
+
+
+def _write_pages(ctx: Context, pages: Iterable, write: Callable[[object], None]) -> None:
+    """Each page written and committed (``ctx.write``) while the next one is fetched."""
+    started = time.perf_counter()
+    with prefetched(pages) as ahead:
+        for page in ahead:
+            ctx.write(functools.partial(write, page))
+    log.info("store %s: run %s read its pages in %.2f s, %.2f s of it waiting for the shop",
+             ctx.store_id, ctx.run.id, time.perf_counter() - started, ahead.waited)
 
 
 def _initial_page(ctx: Context, page, began: datetime) -> None:
@@ -142,13 +160,11 @@ def _changes(ctx: Context) -> None:
     if rules_for(store).tracks_updates:
         pages = ctx.platform.iter_orders(updated_since=since)
     else:
-        # Cartum cannot list changed orders, so its open ones are re-read by id; first, because
-        # they show most of what the shop sells: their articles are looked up in the catalogue
-        # then, and the new orders' articles are mostly known by the time their pages come.
-        _reread(ctx, _open_order_ids(store.id), window)
-        pages = ctx.platform.iter_orders(created_since=since)
-    for page in pages:
-        ctx.write(functools.partial(import_orders, store, run, page.orders, window_start=window))
+        # Cartum cannot list changed orders: its open ones are re-read by id, in rotation, and
+        # its "changed since" reads the orders created since (the platform's docstring).
+        _reread(ctx, _due_for_reread(ctx), window)
+        pages = ctx.platform.iter_orders(updated_since=since)
+    _write_pages(ctx, pages, lambda page: import_orders(store, run, page.orders, window_start=window))
     _retry_failed(ctx, window)  # R-REL-5: after the pages, which may have brought some of them already
     store.synced_until = run.started_at
 
@@ -163,20 +179,49 @@ def window_start(store: Store) -> datetime:
     return (first or store.created_at) - INITIAL_WINDOW
 
 
-def _open_order_ids(store_id: int) -> list[str]:
+def _open_order_ids(store_id: int) -> Select:
     """Cartum cannot list changed orders, so its still-open ones are re-read by id (R-IMP-4):
     not written off (later changes are not applied anyway) and not in a closed status."""
-    return list(db.session.scalars(
-        select(Order.external_id).join(Status, Order.status_id == Status.id)
-        .where(Order.store_id == store_id, Order.written_off_at.is_(None),
-               Status.group.not_in([group for group in StatusGroup if group.is_closed]))
-        .order_by(Order.id)))
+    return (select(Order.external_id).join(Status, Order.status_id == Status.id)
+            .where(Order.store_id == store_id, Order.written_off_at.is_(None),
+                   Status.group.not_in([group for group in StatusGroup if group.is_closed])))
+
+
+def _due_for_reread(ctx: Context) -> list[str]:
+    """The open orders this sync re-reads: a rotation, the longest not re-read first (never
+    re-read, NULL, before all), at most REREAD_REQUESTS requests whatever the shop's size.
+
+    A sync takes the share of the open orders that the time since the last sync is of
+    CARTUM_REREAD_MINUTES (a sixth every 5 minutes, for 30), in whole requests of the adapter's
+    ``fetch_batch`` (so up to 500 open orders are all re-read at every sync). Each open order
+    is then re-read within those minutes while they number at most REREAD_REQUESTS x
+    ``fetch_batch`` x (minutes / 5); beyond that the bound wins and a round takes longer.
+    Where a sync stopped, the next goes on: ``Order.reread_at`` is committed with each batch."""
+    store, batch = ctx.store, ctx.platform.fetch_batch
+    open_orders = _open_order_ids(store.id)
+    count = db.session.scalar(select(func.count()).select_from(open_orders.subquery()))
+    period = timedelta(minutes=current_app.config["CARTUM_REREAD_MINUTES"])
+    share = math.ceil(count * min(1.0, max(0.0, (ctx.run.started_at - store.synced_until) / period)))
+    requests = min(REREAD_REQUESTS, max(1, math.ceil(share / batch)))
+    oldest_first = open_orders.order_by(Order.reread_at.asc().nulls_first(), Order.id)
+    return list(db.session.scalars(oldest_first.limit(requests * batch)))
 
 
 def _reread(ctx: Context, external_ids: Sequence[str], window: datetime) -> None:
-    for batch in _batches(external_ids):
-        orders = ctx.platform.fetch_orders(batch)
-        ctx.write(functools.partial(import_orders, ctx.store, ctx.run, orders, window_start=window))
+    """These orders re-read by id and imported, a request and a commit per ``fetch_batch``;
+    each is marked re-read (``Order.reread_at``) in its batch's commit, found on the shop or
+    not: the rotation (``_due_for_reread``) counts the update button's re-reads (R-ORD-3/4) too."""
+    for batch in _batches(external_ids, ctx.platform.fetch_batch):
+        orders, read_at = ctx.platform.fetch_orders(batch), utcnow()
+        ctx.write(functools.partial(_reread_page, ctx, orders, batch, read_at, window))
+
+
+def _reread_page(ctx: Context, orders: Sequence[RemoteOrder], asked: Sequence[str], read_at: datetime,
+                 window: datetime) -> None:
+    import_orders(ctx.store, ctx.run, orders, window_start=window)
+    mine = (Order.shop_id == ctx.store.shop_id, Order.store_id == ctx.store.id)  # the shop's key is indexed
+    db.session.execute(update(Order).where(*mine, Order.external_id.in_(asked))
+                       .values(reread_at=read_at).execution_options(synchronize_session=False))
 
 
 def _retry_failed(ctx: Context, window: datetime) -> None:
@@ -193,6 +238,6 @@ def _retry_page(ctx: Context, found: Sequence[RemoteOrder], gone: set[str], wind
     FailedOrder.gone_from_shop(ctx.store, ctx.run.id, gone)
 
 
-def _batches(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), BATCH):
-        yield items[start:start + BATCH]
+def _batches(items: Sequence[str], size: int = BATCH) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -10,4 +10,4 @@ from webapp.models import Employee, Notification, Order
 
 def notify_managers(order: Order, managers: Iterable[Employee]) -> None:
     for person in managers:
-        db.session.add(Notification(employee_id=person.id, order_id=order.id))
+        db.session.add(Notification(employee_id=person.id, order=order))  # an order not flushed yet too

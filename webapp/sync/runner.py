@@ -32,6 +32,7 @@ from webapp.models import ImportState, LogLevel, RunKind, RunState, Store, SyncL
 from webapp.models.types import utcnow
 from webapp.platforms.base import AuthFailed, Platform, PlatformError
 from webapp.secrets import SecretUnreadable
+from webapp.sync.catalogue import StoreCatalogue
 from webapp.sync.limits import LOCK_SECONDS, LockLost, StoreLock, store_lock, store_locked
 from webapp.sync.platform import platform_for
 
@@ -131,9 +132,11 @@ class Context:
     def platform(self) -> Platform:
         """The store's adapter, one for the whole run: every read of the run (new orders, the
         open ones re-read, failed ones retried) shares its sign-in and what it looked up, so a
-        Cartum run signs in once and exports each article's catalogue entry once."""
+        Cartum run signs in once and exports each article's catalogue entry once. It is told
+        what the catalogue already has (``StoreCatalogue``), and reads only the products it lacks."""
         if self._platform is None:
             self._platform = platform_for(self.store)
+            self._platform.catalogue = StoreCatalogue(self.store)
         return self._platform
 
     def write(self, page: Callable[[], object]) -> None:

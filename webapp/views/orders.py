@@ -16,11 +16,13 @@ from webapp.forms.orders import CommentForm, ConfirmForm, ItemForm, NewOrderForm
 from webapp.htmx import STOP_POLLING, is_htmx, render_page_or_partial
 from webapp.models import Client, FeedKind, Order, OrderType, Product, Status, Store
 from webapp.models.orders import FeedEntry, OrderLocked
+from webapp.order_search import text_match
+from webapp.paging import read_page
 from webapp.platforms import PLATFORMS
 from webapp.sync import status_push
 from webapp.sync.delivery import last_delivery_cost
 from webapp.templating import money
-from webapp.views.clients import client_match, find_or_create_client
+from webapp.views.clients import find_or_create_client
 from webapp.views.notifications import mark_read
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -32,12 +34,16 @@ SORTS = {"new": Order.created_at.desc(), "old": Order.created_at.asc()}
 def index():
     """The orders table, filtered by status, location and text; htmx swaps only the table."""
     filters = _read_filters()
-    query = limit_to_my_locations(select(Order))
-    query = _apply_filters(query, filters)
-    query = query.options(joinedload(Order.client), joinedload(Order.status), joinedload(Order.location),
-                          joinedload(Order.manager), joinedload(Order.store))
-    page = db.paginate(query.order_by(SORTS[filters["sort"]], Order.id.desc()),
-                       per_page=current_app.config["ORDERS_PER_PAGE"], error_out=False)
+
+    def narrow(query):
+        return _apply_filters(limit_to_my_locations(query), filters)
+    text = text_match(filters["q"], narrow) if filters["q"] else None  # looked for once: the page, its count
+    rows = _apply_filters(limit_to_my_locations(select(Order)), filters, text)
+    rows = rows.options(joinedload(Order.client), joinedload(Order.status), joinedload(Order.location),
+                        joinedload(Order.manager), joinedload(Order.store))
+    matching = _apply_filters(limit_to_my_locations(select(Order.id)), filters, text)
+    page = read_page(rows.order_by(SORTS[filters["sort"]], Order.id.desc()), matching,
+                     current_app.config["ORDERS_PER_PAGE"])
     statuses = db.session.scalars(select(Status).order_by(Status.position, Status.name)).all()
     return render_page_or_partial("orders/index.html", "orders/partials/table.html", page=page,
                                   filters=filters, statuses=statuses, locations=my_locations(),
@@ -73,13 +79,13 @@ def _store_filter(value: str) -> str:
     return str(parse_id(value) or refuse_id("store", value))
 
 
-def _apply_filters(query, filters: dict):
+def _apply_filters(query, filters: dict, text_match=None):
     if filters["status"]:
         query = query.where(Order.status_id == filters["status"])
     if filters["location"]:
         query = query.where(Order.location_id == filters["location"])
-    if filters["q"]:
-        query = query.join(Order.client).where(_text_match(filters["q"]))
+    if text_match is not None:
+        query = query.where(text_match)
     return _apply_store_filter(query, filters["store"])
 
 
@@ -89,12 +95,6 @@ def _apply_store_filter(query, store: str):
     if store == "integrations":
         return query.where(Order.store_id.is_not(None))
     return query.where(Order.store_id == int(store)) if store else query
-
-
-def _text_match(text: str):
-    """Match the order number, the platform number, or the client (name, phone, e-mail)."""
-    like = f"%{text}%"
-    return or_(Order.number.ilike(like), Order.platform_number.ilike(like), client_match(text))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -11,25 +11,31 @@ Options (``Platform(options=...)``):
 * ``language`` - Cartum language key ("en", "ro", "ua", ...) for product names,
   descriptions and categories (R-PRD-8) and for status names. Default: none, i.e.
   English where the store has it, else the store's first language.
-* ``page_size`` - orders per ``orders/get`` call, 1..500. Default 100.
+* ``page_size`` - orders per page of ``orders/get`` by date, 1..500. Default: 100 for an
+  initial import (``created_since``: a page is its unit of progress and of resumption), and
+  500, the most one call is known to give (fact sheet A.3), for a sync's look for new orders
+  (``updated_since``). Set, it is used for both (the fault bench pages by 6). Orders re-read
+  by number are always asked for 500 a call (``fetch_batch``).
 
 **Finding changes without a "modified since" filter.** ``orders/get`` filters by creation
 date only, and orders carry no modification time (``RULES.tracks_updates`` is False). So a
-sync is two reads: new orders by date (``iter_orders(created_since=last run - overlap)``)
-and the still-open orders by id (``fetch_orders(open_ids)``, ``page_size`` ids per call),
-compared by ``sync/`` with what it has. ``iter_orders(updated_since=...)`` cannot do better
-than "created since" and is treated as such. Cost of one sync, with O open orders,
-N new orders, L = ``page_size`` and A distinct articles on the orders read::
+sync is two reads: new orders by date (``iter_orders(updated_since=last run - overlap)``,
+read as "created since": it cannot do better) and open orders by number
+(``fetch_orders(ids)``, ``fetch_batch`` = 500 numbers per call), compared by ``sync/`` with
+what it has. No filter narrows the re-read: ``status`` would hide exactly the orders that
+left the open statuses, which are changes to see. ``sync/`` re-reads the open orders in
+rotation, a bounded number of calls per sync (``jobs.REREAD_REQUESTS``). Cost of one sync,
+with N orders placed in its window (the last run's start less the overlap and ZONE_SLACK),
+R re-read calls and A articles on the orders read that the back office has no product of
+(``Platform.catalogue``; without one, every article on them)::
 
     1 auth (a token lives 600 s; a new adapter signs in once)
-    + ceil((N + 1) / L)   new orders, the last page being short or empty
-    + ceil(O / L)         re-reading open orders by id
-    + ceil(A / 100)       catalog/export for names, descriptions and categories
+    + ceil((N + 1) / 500)   new orders, the last page being short or empty
+    + R                     open orders re-read by number, 500 a call
+    + ceil(A / 500)         catalog/export for names, descriptions and categories, per page
 
-e.g. 400 open orders, 10 new, L = 100 and 150 articles: 1 + 1 + 4 + 2 = 8 requests,
-about 4 s at RATE; every 5 minutes that is under 100 requests an hour. The cost grows
-with the number of *open* orders, not with the size of the shop's history; a larger
-``page_size`` (up to 500) divides it.
+Articles we have a product of take their name from it (``Catalogue.names``), so an article
+is exported once, when an order first names it; each is exported at most once per adapter.
 
 Paging: ``limit``/``offset`` over a window whose upper bound (``to``) is fixed when the
 run starts, so orders placed during a long import do not shift the pages; they are the
@@ -44,8 +50,10 @@ checks that an answer belongs to its query: a page's ``stat_created`` dates lie 
 window's days, a re-read's ``order_id`` are among those asked for. Days, not seconds:
 both are the shop's local strings (no zone involved), and a shop older than v3.30 reads
 only the date part of ``from``/``to``. An order without a readable date is not judged.
-Cartum's answers carry no total or offset to check beyond that; a replayed EMPTY answer or
-one whose orders also fall in this window cannot be told from a true one.
+A re-read is also checked for completeness (``_by_number``): Cartum gives every order asked
+for that it has, so an answer lacking some is checked before they are taken for gone. A page
+by date carries no total or offset to check beyond that; a replayed EMPTY page or one whose
+orders also fall in this window cannot be told from a true one.
 """
 from __future__ import annotations
 
@@ -58,7 +66,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from webapp.platforms.base import (
     BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError, PlatformRules,
-    Rejected, RemoteOrder, RemoteStatus, clean_text, origin, parse_platform_time, unwrap_orders,
+    Rejected, RemoteOrder, RepeatedPage, RemoteStatus, clean_text, origin, parse_platform_time, unwrap_orders,
 )
 from webapp.platforms.cartum import mapping
 from webapp.platforms.cartum.client import CartumClient, Envelope, FunctionUnavailable
@@ -71,8 +79,11 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 500
 """The catalog export is documented as capped at 500 per call; orders are paged no larger."""
-CATALOG_BATCH = 100
-"""Articles per ``catalog/export`` call: descriptions are HTML, so keep answers small."""
+CATALOG_BATCH = MAX_PAGE_SIZE
+"""Articles per ``catalog/export`` call: the documented maximum, so that a page's new articles
+take one call (only the fields we use are asked for, ``CATALOG_FIELDS``)."""
+FIRST_PAGE_SIZE = 100
+"""Orders per page of an initial import, unless ``page_size`` says otherwise (module docstring)."""
 MAX_PAGES = 10_000
 """Bound on one iteration: 5 million orders at the largest page size."""
 CATALOG_FIELDS = ["article", "title", "description", "short_description", "parent"]
@@ -147,7 +158,10 @@ class CartumPlatform(Platform):
         self.timezone = clean_text(self.options.get("timezone")) or mapping.DEFAULT_TIMEZONE
         self._zone = _zone(self.timezone)
         self.language = clean_text(self.options.get("language")).lower()
-        self.page_size = _page_size(self.options.get("page_size"))
+        chosen = clean_text(self.options.get("page_size"))
+        self.page_size = _page_size(chosen or FIRST_PAGE_SIZE)
+        self.changes_page_size = _page_size(chosen or MAX_PAGE_SIZE)  # a sync's pages of new orders
+        self.fetch_batch = _page_size(MAX_PAGE_SIZE)  # orders re-read by number, per call
         self.client = CartumClient(self.url, self.credentials.get("login", ""),
                                    self.credentials.get("password", ""), self.request)
         self._catalog: dict[str, mapping.CatalogEntry | None] = {}
@@ -178,16 +192,19 @@ class CartumPlatform(Platform):
         """Pages of orders created at or after ``created_since`` (see the module docstring).
 
         ``updated_since`` is read as "created since" (Cartum cannot tell changed orders);
-        when both are given the earlier one wins, so nothing asked for is left out.
+        when both are given the earlier one wins, so nothing asked for is left out. A look
+        for changes alone (``updated_since``) is read in the largest pages: it is never
+        resumed from a checkpoint.
         """
         cursor = _Cursor.load(resume_from) if resume_from else self._first_cursor(
             min((t for t in (created_since, updated_since) if t is not None), default=None))
+        size = self.changes_page_size if created_since is None and updated_since is not None else self.page_size
         guard = self._guard(overlap_expected=True)
         for _ in range(MAX_PAGES):
-            query = cursor.query(self.page_size)
+            query = cursor.query(size)
             raw = guard.read(lambda: self._orders(query), lambda page: page, belongs=cursor.belongs())
             # A page longer than asked means the shop ignored 'limit' and sent everything.
-            following = cursor.after(len(raw)) if len(raw) == self.page_size else None
+            following = cursor.after(len(raw)) if len(raw) == size else None
             yield OrdersPage(self._map(raw, since=cursor.since), following.dump() if following else None)
             if following is None:
                 return
@@ -204,17 +221,40 @@ class CartumPlatform(Platform):
                        since=since.astimezone(timezone.utc).isoformat() if since else "")
 
     def fetch_orders(self, external_ids: Sequence[str]) -> list[RemoteOrder]:
-        """These orders re-read by number (``orders/get`` with ``ids``), in batches."""
+        """These orders re-read by number (``orders/get`` with ``ids``), ``fetch_batch`` a call."""
         wanted = list(dict.fromkeys(clean_text(i) for i in external_ids if clean_text(i)))
         found: list[RemoteOrder] = []
-        guard = self._guard()
-        for start in range(0, len(wanted), self.page_size):
-            batch = wanted[start:start + self.page_size]
-            query = {"ids": [_number(i) for i in batch], "limit": len(batch), "offset": 0}
-            raw = guard.read(lambda: self._orders(query), lambda page: page,
-                             belongs=among(batch, "order_id"))
-            found.extend(self._map(raw))
+        for start in range(0, len(wanted), self.fetch_batch):
+            found.extend(self._map(self._by_number(wanted[start:start + self.fetch_batch])))
         return found
+
+    def _by_number(self, batch: list[str]) -> list[Mapping[str, Any]]:
+        """One batch by number, checked for completeness: Cartum gives every order asked for that
+        it has, and we ask only for orders it gave us. A cache in front of the shop replaying an
+        earlier answer passes ``among`` when that answer was EMPTY or held only orders asked for
+        too; so an answer lacking orders is checked. Partial: the missing ones are asked for
+        alone, and if the shop gives any, the first answer was not to this question and the batch
+        is asked again (after ``attempts``, the run stops). EMPTY: asked again, and EMPTY every
+        time means the shop has none of them any more. A real deletion costs a request or two."""
+        attempts = max(1, self.http.settings.attempts)
+        for attempt in range(1, attempts + 1):
+            raw = self._numbers(batch)
+            got = {clean_text(order.get("order_id")) for order in raw}
+            missing = [number for number in batch if number not in got]
+            if not missing or (raw and not self._numbers(missing)) or (not raw and attempt == attempts):
+                return raw
+            log.warning("cartum %s: an answer by number lacked orders (attempt %d of %d); asking again",
+                        origin(self.url), attempt, attempts)
+        raise RepeatedPage(
+            f"The shop answered a request for orders by number with another request's orders, {attempts} times "
+            "in a row. A cache or proxy in front of the shop is probably serving stale answers. The sync stopped "
+            "here so that no change is missed; nothing is lost, and the next sync tries again by itself. If this "
+            f"keeps happening, ask whoever runs the shop's website to exclude its API ({origin(self.url)}/api/) "
+            "from caching.")
+
+    def _numbers(self, batch: list[str]) -> list[Mapping[str, Any]]:
+        query = {"ids": [_number(i) for i in batch], "limit": len(batch), "offset": 0}
+        return self._guard().read(lambda: self._orders(query), lambda page: page, belongs=among(batch, "order_id"))
 
     def _guard(self, *, overlap_expected: bool = False) -> PageGuard:
         return PageGuard("orders", id_field="order_id", api=f"{origin(self.url)}/api/",
@@ -249,8 +289,18 @@ class CartumPlatform(Platform):
         return result
 
     def _look_up(self, articles: set[str]) -> dict[str, mapping.CatalogEntry | None]:
-        """R-PRD-8: names, descriptions, categories by article, once per adapter instance."""
-        missing = sorted(articles - self._catalog.keys())
+        """R-PRD-8: names, descriptions, categories by article, once per adapter instance.
+
+        An article the back office has a product of takes that product's name (``catalogue``)
+        and is not exported: the product keeps its description and category, and a line named
+        as before is matched to it whichever way the store identifies products (R-PRD-2)."""
+        missing = articles - self._catalog.keys()
+        if missing and self.catalogue is not None:
+            known = self.catalogue.names(missing)
+            self._catalog.update({article: mapping.CatalogEntry(name=name, description="", category_path=())
+                                  for article, name in known.items() if name})
+            missing = articles - self._catalog.keys()
+        missing = sorted(missing)
         for start in range(0, len(missing), CATALOG_BATCH):
             batch = missing[start:start + CATALOG_BATCH]
             found = self._export(batch)

@@ -13,7 +13,8 @@ What is particular to Shopify (SPEC, shopify.md):
   cancelled orders. By default Shopify only serves the last 60 days of orders unless the
   app has the ``read_all_orders`` scope; older orders are silently absent.
 * Items get their product's description (``body_html`` as text) and category
-  (``product_type``) from ``products.json?ids=...``, 250 ids a request, cached per adapter.
+  (``product_type``) from ``products.json?ids=...``, 250 ids a request, cached per adapter,
+  only for the lines whose product the back office does not have yet (``Platform.catalogue``).
   Without the read_products scope the import goes on without them (logged).
 
 Options: ``api_version`` ("YYYY-MM", default ``client.API_VERSION``), ``page_size``
@@ -95,6 +96,7 @@ class ShopifyPlatform(Platform):
     title = "Shopify"
     RULES = RULES
     RATE = "2/second"  # the Standard plan's leak rate (A7); Advanced and Plus allow more
+    fetch_batch = MAX_LIMIT  # ids per orders.json?ids= request
     PLAIN_HTTP_REFUSAL = (
         "This address starts with http://, so the Shopify access token would travel unencrypted. "
         "Change the store's Website URL to the shop's https://my-shop.myshopify.com address.")
@@ -196,7 +198,7 @@ class ShopifyPlatform(Platform):
     # --- helpers ----------------------------------------------------------------------------
 
     def _map(self, raw_orders: list[dict[str, Any]]) -> tuple[RemoteOrder, ...]:
-        products = self._product_infos(mapping.product_ids(raw_orders))
+        products = self._product_infos(self._unknown_products(raw_orders))
         orders = []
         for raw in raw_orders:
             try:
@@ -205,6 +207,19 @@ class ShopifyPlatform(Platform):
                 raise BadPayload(f"Shopify order {clean_text(raw.get('id')) or '?'} could not "
                                  f"be read: {exc}") from None
         return tuple(orders)
+
+    def _unknown_products(self, raw_orders: list[dict[str, Any]]) -> set[str]:
+        """The product ids of the lines whose product the back office lacks (all without a
+        ``catalogue``): a product we have keeps what it has."""
+        if self.catalogue is None:
+            return mapping.product_ids(raw_orders)
+        lines = [line for order in raw_orders for line in order.get("line_items") or () if isinstance(line, Mapping)]
+        try:
+            items = [mapping.item_from_json(line) for line in lines]
+            known = self.catalogue.known(items)
+        except (TypeError, ValueError):
+            return mapping.product_ids(raw_orders)  # a line we cannot read: its order fails in _map
+        return {item.product_id for item, have in zip(items, known) if item.product_id and not have}
 
     def _product_infos(self, ids: set[str]) -> dict[str, mapping.ProductInfo]:
         """Description and category of these products, fetched once per adapter."""

@@ -153,6 +153,7 @@ class WooCommercePlatform(Platform):
     title = "WooCommerce"
     RULES = RULES
     RATE = "5/second"  # WooCommerce has no API limit; this keeps a small shared host responsive
+    fetch_batch = PER_PAGE  # ids per orders?include= request
 
     @classmethod
     def preview(cls, payload: Any, options: Mapping[str, str] | None = None) -> list[RemoteOrder]:
@@ -323,15 +324,35 @@ class WooCommercePlatform(Platform):
         return f"{self.url}/wp-admin/edit.php?post_type=shop_order"
 
     # -- products and categories, cached for the run ----------------------------------------
+    #
+    # A line's description and categories come from its product (``GET products``), read only
+    # for the lines whose product the back office does not have yet (``Platform.catalogue``):
+    # a product we have keeps what it has. The category tree (``GET products/categories``) is
+    # read only when such a product is in two categories or more: R-PRD-6 must know how they
+    # nest; a product in one category is named by it, and its name comes with the product.
 
     def _map(self, rows: list[dict[str, Any]]) -> tuple[RemoteOrder, ...]:
         orders = [row for row in rows if not mapping.is_draft(row)]
-        self._load_products(mapping.product_ids(orders))
-        paths = self._category_paths() if self._products else {}
+        wanted = self._unknown_products(orders)
+        self._load_products(wanted)
+        nested = any(len(self._products.get(i, {}).get("categories") or ()) > 1 for i in wanted)
+        paths = self._category_paths() if nested else self._paths or {}
         try:
             return tuple(mapping.map_order(row, self._products, paths, zone=self.zone) for row in orders)
         except (ValueError, TypeError, AttributeError, KeyError) as error:
             raise BadPayload(f"WooCommerce sent an order we cannot read ({error}).") from None
+
+    def _unknown_products(self, orders: list[dict[str, Any]]) -> set[int]:
+        """The (parent) product ids of the lines whose product the back office lacks."""
+        lines = [line for order in orders for line in order.get("line_items") or () if isinstance(line, dict)]
+        ids = [mapping.object_id(line.get("product_id")) for line in lines]
+        known = [False] * len(lines)
+        if self.catalogue is not None:
+            try:
+                known = self.catalogue.known([mapping.map_item(line) for line in lines])
+            except (ValueError, TypeError, AttributeError, KeyError):
+                pass  # a line we cannot read: its order fails in _map, saying why
+        return {int(ident) for ident, have in zip(ids, known) if ident.isdigit() and not have}
 
     def _load_products(self, ids: set[int]) -> None:
         unknown = sorted(ids - self._products.keys())
