@@ -97,6 +97,8 @@ def test_cdn_blocked_update_now_finishes(page, sign_in, base_url, imported_shop,
     run is done: it ends on "Updated", not on "Updating…"."""
     sign_in()
     page.goto(f"{base_url}/orders/{imported_shop}")
+    # The copy loads only after the CDN failed: a click before it is a plain form post (seen in CI).
+    page.wait_for_function("() => window.__e2e.ready && window.htmx !== undefined")
     page.get_by_role("button", name="Update now").click()
     expect(page.locator("#order")).to_contain_text("Updated from the shop just now", timeout=WORKER_MS)
     expect(page.get_by_role("button", name="Update now")).to_be_enabled()
