@@ -77,6 +77,7 @@ that cover R-PRD-6: one chain, several on one level, several on different levels
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import html
@@ -631,24 +632,39 @@ def _select_orders(shop: Shop, args: dict) -> list[dict]:
         raise _invalid_param("order", "order is not one of asc, desc.")
     named = _list_arg(args, "include") or []
 
-    def select() -> list[dict]:
+    def ordered() -> tuple[list[tuple], list, list[dict]]:
+        """Every order of the query but its dates, as (order, created, modified), ascending; the
+        dates it is ordered by (for orderby date or modified); the orders alone."""
         candidates = shop.orders.items() if include is None else \
             [(i, shop.orders[i]) for i in sorted(include) if i in shop.orders]
         rows = [(o, *shop.times[i]) for i, o in candidates
                 if (o["status"] != "trash" if statuses is None else o["status"] in statuses)
                 and i not in exclude]
-        rows = [row for row in rows if _within(row[1], bounds["after"], bounds["before"])
-                and _within(row[2], bounds["modified_after"], bounds["modified_before"])]
         position = {ident: n for n, ident in enumerate(named)}
         keys = {"date": lambda r: (r[1], r[0]["id"]), "modified": lambda r: (r[2], r[0]["id"]),
                 "include": lambda r: (position.get(str(r[0]["id"]), 0), r[0]["id"])}
-        rows.sort(key=keys.get(orderby, lambda r: r[0]["id"]), reverse=order == "desc")
-        return [row[0] for row in rows]
+        rows.sort(key=keys.get(orderby, lambda r: r[0]["id"]))
+        column = {"date": 1, "modified": 2}.get(orderby)
+        return rows, [row[column] for row in rows] if column else [], [row[0] for row in rows]
 
+    # Each page of an import is a fresh query from the last date seen (the adapter's paging): the
+    # orders sorted by that date are kept while the shop is unchanged, and the date bounds of the
+    # sort column are found by bisection, so a page costs its slice, not a sort of the shop.
     query = ("orders", None if statuses is None else tuple(sorted(statuses)), tuple(named),
-             tuple(sorted(exclude)), tuple(sorted(bounds.items())), orderby, order)
+             tuple(sorted(exclude)), orderby)
     with shop.lock:
-        return shop.sim.selection(query, len(shop.orders), select)
+        rows, dates, chosen = shop.sim.selection(query, len(shop.orders), ordered)
+        low, high = ("modified_after", "modified_before") if orderby == "modified" else ("after", "before")
+        others = dict(bounds)
+        if dates:  # ordered by the date of bounds[low] / bounds[high]
+            start = bisect.bisect_right(dates, bounds[low]) if bounds[low] else 0
+            end = bisect.bisect_left(dates, bounds[high]) if bounds[high] else len(rows)
+            rows, chosen = rows[start:end], chosen[start:end]
+            others[low] = others[high] = None
+        if any(others.values()):
+            chosen = [row[0] for row in rows if _within(row[1], bounds["after"], bounds["before"])
+                      and _within(row[2], bounds["modified_after"], bounds["modified_before"])]
+    return chosen[::-1] if order == "desc" else chosen  # the caller only reads it
 
 
 def _within(moment: datetime, after: datetime | None, before: datetime | None) -> bool:
