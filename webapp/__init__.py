@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp import config as settings
-from webapp import converters
+from webapp import converters, sqlite_journal  # noqa: F401  (SQLite in WAL mode)
 from webapp.extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
