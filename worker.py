@@ -46,6 +46,16 @@ class SteadyWorker(Worker):
         super().handle_warm_shutdown_request()
 
 
+class SteadyCronScheduler(CronScheduler):
+    """RQ's cron scheduler that remembers a stop request: on its way out it records its death in
+    Redis, and when that Redis died with the launcher (killed outright) the failure must end the
+    process, not start a wait for Redis that no second signal would interrupt."""
+
+    def _request_stop(self, signum, frame):
+        STOPPING.set()
+        super()._request_stop(signum, frame)
+
+
 def work(burst: bool = False) -> None:
     app = create_app()
     with app.app_context():
@@ -63,7 +73,7 @@ def run_scheduler() -> None:
     app = create_app()
     with app.app_context():
         def run_once() -> bool:
-            scheduler = CronScheduler(connection=redis_client(), logging_level=logging.INFO)
+            scheduler = SteadyCronScheduler(connection=redis_client(), logging_level=logging.INFO)
             schedule.register(scheduler)
             scheduler.start()  # returns when asked to stop
             return True

@@ -3,7 +3,9 @@ connection, a worker SIGKILLed mid-import, a Redis restarted under a worker. Eve
 SUCCEEDED or FAILED with its reason on the run, the store and the sync log; never RUNNING."""
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -295,3 +297,26 @@ def test_R_REL_2_a_worker_rides_out_a_restart_of_its_redis_and_runs_the_next_job
             assert worker.poll() is None, "the worker exited: " + worker.stdout.read()[-3000:]
         finally:
             kill_worker(worker)
+
+
+def test_R_REL_2_a_scheduler_asked_to_stop_after_its_redis_died_stops(app, tmp_path):
+    """The launcher killed outright takes its Redis with it, and the kernel asks the scheduler
+    to stop (one SIGTERM, PR_SET_PDEATHSIG). RQ's scheduler records its death in Redis on the
+    way out; that failing must end the process, not start a wait for Redis that nothing would
+    ever interrupt (seen under load: a `worker.py schedule` left running)."""
+    from rq import cron_scheduler_registry
+
+    with private_redis(tmp_path) as (url, client, _restart):
+        scheduler = subprocess.Popen(start_worker_argv("schedule"), cwd=ROOT, env={**worker_env(app), "REDIS_URL": url},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        try:
+            wait_until(lambda: client.zcard(cron_scheduler_registry.get_registry_key()) or scheduler.poll() is not None,
+                       60, "the scheduler to register")
+            assert scheduler.poll() is None, scheduler.stdout.read()[-3000:]
+            with contextlib.suppress(Exception):  # the server closes the connection as it goes
+                client.shutdown(nosave=True)
+            scheduler.send_signal(signal.SIGTERM)
+            wait_until(lambda: scheduler.poll() is not None, 30, "the scheduler to stop")
+        finally:
+            kill_worker(scheduler)
