@@ -71,7 +71,8 @@ PLATFORMS = ("cartum", "shopify", "woocommerce")
 DATABASES = ("sqlite", "postgresql")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 CREDENTIALS = {"cartum": {"login": "manager", "password": "cartum-demo"},
-               "shopify": {"access_token": "shpat_simulator"},
+               # The client secret (the simulator's default) signs Shopify's webhooks (bench/webhooks.py).
+               "shopify": {"access_token": "shpat_simulator", "client_secret": "sim-client-secret"},
                "woocommerce": {"consumer_key": woo_sim.CONSUMER_KEY, "consumer_secret": woo_sim.CONSUMER_SECRET}}
 LIFTED = "1000/second"
 """The request budget "lifted": far above what one import asks for."""
@@ -90,9 +91,10 @@ NO_POSTGRES = "not measured (no PostgreSQL)"
 
 
 class Shop:
-    """``python -m simulators <platform>`` with ``orders`` orders on a free loopback port."""
+    """``python -m simulators <platform>`` with ``orders`` orders on a free loopback port (and the
+    simulator's ``extra`` options)."""
 
-    def __init__(self, platform: str, orders: int, folder: Path) -> None:
+    def __init__(self, platform: str, orders: int, folder: Path, extra: dict | None = None) -> None:
         self.platform, self.orders = platform, orders
         self.log_path = folder / f"{platform}-{orders}.log"
         self._log = open(self.log_path, "wb")
@@ -101,6 +103,7 @@ class Shop:
         # (at its start, a minute before the import) fall in every sync's overlap and are read again.
         ended = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
         options = ["--option", f"now={ended}"] if platform in ("shopify", "woocommerce") else []
+        options += [part for name, value in (extra or {}).items() for part in ("--option", f"{name}={value}")]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "simulators", platform, "--port", "0", "--orders", str(orders), *options],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -146,9 +149,9 @@ class Shop:
 
 
 @contextlib.contextmanager
-def shop(platform: str, orders: int, folder: Path) -> Iterator[Shop]:
+def shop(platform: str, orders: int, folder: Path, extra: dict | None = None) -> Iterator[Shop]:
     started = time.perf_counter()
-    running = Shop(platform, orders, folder)
+    running = Shop(platform, orders, folder, extra)
     print(f"  {platform} simulator: {orders:,} orders seeded in {time.perf_counter() - started:.0f} s", flush=True)
     try:
         yield running

@@ -8,7 +8,8 @@
    shop (``flask stores demo``), which queues their initial imports,
 4. start the web server, the RQ worker and the RQ scheduler as child processes,
 5. once the web port answers HTTP, print the URL, the demo login, each demo shop's control
-   page (``/_sim/``), where a change to the shop shows in Orderdock after the next sync, and
+   page (``/_sim/``), where a change to the shop shows in Orderdock within seconds through its
+   webhooks (PUBLIC_BASE_URL is this web server unless set), or after the next sync, and
    each spare shop's Website URL and page, which shows the access to type into the wizard.
 
 The shops' ports and credentials are made up on the first start and kept in
@@ -77,12 +78,13 @@ DEMO_PLATFORMS = ("cartum", "shopify", "woocommerce")
 TITLES = {"cartum": "Cartum", "shopify": "Shopify", "woocommerce": "WooCommerce"}
 DEMO_ORDERS = 150  # per demo shop, over its last 90 days
 SPARE_ORDERS = 60  # per spare shop: an import a newcomer sees finish in seconds
+DEMO_CARTUM_FLUSH = 10  # seconds between the demo Cartum shops' webhook sends (a real shop: about 5 minutes)
 SIM_SUFFIX, SPARE_SUFFIX = "-sim", "-spare"
 DEMO_SHOPS_FILE = "demo-shops.json"  # in the instance folder: the shops' ports and credentials
 LOGS = "logs"  # in the instance folder: a <child>.log each, and setup.log
 ACCESS = {  # the simulator's option -> the credential's name in Orderdock (R-CON-3)
     "cartum": {"login": "login", "password": "password"},
-    "shopify": {"token": "access_token"},
+    "shopify": {"token": "access_token", "client_secret": "client_secret"},  # the secret signs webhooks
     "woocommerce": {"consumer_key": "consumer_key", "consumer_secret": "consumer_secret"},
 }
 
@@ -114,7 +116,9 @@ class DemoShop:
                 "--options-from-stdin"]
 
     def stdin(self) -> str:
-        return json.dumps({**self.options, **({"spare": "1"} if self.spare else {})})
+        # A real Cartum shop sends its queued webhooks every 5 minutes; the demo's, sooner.
+        hooks = {"hook_flush_seconds": str(DEMO_CARTUM_FLUSH)} if self.platform == "cartum" else {}
+        return json.dumps({**self.options, **hooks, **({"spare": "1"} if self.spare else {})})
 
 
 def process_specs(port: int, shops: list[DemoShop] = ()) -> list[tuple[str, list[str], str | None]]:
@@ -169,7 +173,7 @@ def demo_shops(instance: Path, avoid: set[int] = frozenset()) -> tuple[list[Demo
 def made_up_access(platform: str) -> dict[str, str]:
     return {
         "cartum": lambda: {"login": "manager", "password": secrets.token_urlsafe(12), "timezone": "Europe/Kyiv"},
-        "shopify": lambda: {"token": "shpat_" + secrets.token_hex(16)},
+        "shopify": lambda: {"token": "shpat_" + secrets.token_hex(16), "client_secret": secrets.token_hex(16)},
         "woocommerce": lambda: {"consumer_key": "ck_" + secrets.token_hex(20),
                                 "consumer_secret": "cs_" + secrets.token_hex(20)},
     }[platform]()
@@ -223,7 +227,8 @@ def banner(url: str, login: str, password: str, shops: list[DemoShop], logs: Pat
     return "\n".join([
         "", rule, "  Orderdock is running.",
         f"  Sign in at {url} as {login} / {password}",
-        "  Demo shops: change one on its page; the next sync (every 5 minutes) brings it in:",
+        "  Demo shops: change one on its page; its webhook brings it in within seconds",
+        f"  (Cartum's every {DEMO_CARTUM_FLUSH} s), the 5-minute sync whatever a webhook missed:",
         *(f"    {TITLES[shop.platform]:<12} {shop.url}/_sim/" for shop in shops if not shop.spare),
         "  Spare demo shops, not connected, to try the wizard (Settings > Stores > + Store):",
         "  type a shop's Website URL and the access its page shows:",
@@ -543,7 +548,9 @@ def main() -> int:
         instance = ROOT / os.environ.get("INSTANCE_PATH", "instance")  # children run in ROOT too
         redis = ensure_redis(os.environ.get("REDIS_URL"), instance, log=say)
         env = {**os.environ, "REDIS_URL": redis.url, "PYTHONUNBUFFERED": "1",
-               "ALLOW_PRIVATE_SHOP_ADDRESSES": "1"}  # R-SEC-1: the demo shops are on loopback
+               "ALLOW_PRIVATE_SHOP_ADDRESSES": "1",  # R-SEC-1: the demo shops are on loopback
+               # R-HOOK-4: the demo shops deliver their webhooks to this very web server.
+               "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}"}
         say(f"Redis: {redis.url}" + (" (started for this run)" if redis.started else ""))
         shops, notes = demo_shops(instance, avoid={port})
         logs = instance / LOGS

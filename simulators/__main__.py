@@ -52,7 +52,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200, help="seeded orders over the last 90 days")
     parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same shop")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="platform option, e.g. basic_plan=1 (Shopify), no_api=1 (Cartum), spare=1")
+                        help="platform option, e.g. basic_plan=1 (Shopify), no_api=1 (Cartum), spare=1, "
+                             "hook_flush_seconds=5 (Cartum's webhook cron; see simulators/webhooks.py)")
     parser.add_argument("--options-from-stdin", action="store_true",
                         help='more options as a JSON object on stdin, e.g. {"password": "..."}')
     args = parser.parse_args()

@@ -26,6 +26,11 @@ body (form posts and GET work too, as on the real shop), and every answer is HTT
   ``{id, value, title: {<lang>: ...}}`` (the shape of ``parent`` is the fact sheet's
   assumption: id + name; ``title`` per language is ours). ``article``, ``parent_article``
   and ``parent`` always come back.
+* ``hooks/subscribe`` ``{event, target_url}`` -> HTTP 201 ``{"id": N}`` outside the envelope
+  (events ``HOOK_EVENTS``; at most 5 subscribers per event, then ``ERROR`` "Subscriptions
+  limit for current event has been reached"); ``hooks/unSubscribe`` ``{id, target_url}`` ->
+  HTTP 410 ``{"id": N}``. Only ``order_created`` and ``order_update`` are ever sent (PUT, the
+  order as ``orders/get`` gives it, through a queue a cron flushes): ``simulators.webhooks``.
 * any other function -> ``UNDEFINED_FUNCTION`` with ``response: []``.
 
 Seeded data (``create_app(orders=N, seed=S)``, the same seed gives the same shop): N orders
@@ -52,7 +57,11 @@ Options (strings are accepted, as ``python -m simulators cartum --option k=v`` g
 * ``timezone`` - the store's zone for ``stat_created`` and ``from``/``to`` (Europe/Kyiv);
 * ``currency`` - the shop's currency (EUR); a few orders come in another one;
 * ``languages`` - comma-separated language keys (``en,ro,ua``; ``de`` is known too);
-* ``rate_limit`` - ``N/S``: at most N API calls per S seconds, then HTTP 429 + Retry-After.
+* ``rate_limit`` - ``N/S``: at most N API calls per S seconds, then HTTP 429 + Retry-After;
+* webhooks (``simulators.webhooks``): ``plan`` (``pro``; any other plan delivers none),
+  ``hook_flush_seconds`` (300: the cron that sends the queue), ``hook_retry_seconds`` (1),
+  ``hook_timeout_seconds`` (10), ``hook_update_on`` (``status``: ``order_update`` on a status
+  change to anything but New; ``any``: on every change).
 
 Control API (``/_sim/``; the shared request log, faults and rate limit come from
 ``common.install``, its fault bodies in Cartum's envelope). Added here, JSON bodies:
@@ -88,11 +97,12 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, jsonify, request
 
-from simulators import common
+from simulators import common, webhooks
 
 STATUSES = {
     1: ({"en": "New", "ro": "Nou", "ua": "Новий", "de": "Neu"}, 0),
@@ -140,6 +150,12 @@ STREETS = ["вул. Хрещатик", "Hauptstraße", "Strada Mihai Eminescu", 
 UKRAINIAN_BUYERS = [("Тарас", "Шевченко", ""), ("Олена", "Коваленко", "Петрівна"),
                     ("Андрій", "Бондарчук", "")]
 
+# Webhooks (hooks/subscribe): the events a subscription may name; only the first two are sent.
+HOOK_EVENTS = ("order_created", "order_update", "order_paid", "user_signup", "user_update",
+               "request_call_me", "comments_created")
+HOOK_LIMIT = 5  # subscriptions per event
+NEW = 1  # order_update is not sent for a change to status 1 (New)
+
 NOT_FOUND_PAGE = "<!doctype html><html><body><h1>404</h1><p>Page not found</p></body></html>"
 STOREFRONT_PAGE = "<!doctype html><html><body><h1>My shop</h1><p>Welcome!</p></body></html>"
 
@@ -153,6 +169,8 @@ def create_app(orders: int = 200, seed: int = 1, **options: Any) -> Flask:
     app.extensions["cartum_shop"] = shop
     shop.sim = common.install(app, is_api=lambda path: path.startswith("/api/"),
                               rate_limit=_rate_limit(options.get("rate_limit")), error_body=error_body)
+    shop.hooks = webhooks.Hooks(webhooks.Cartum(options), options)
+    webhooks.install(app, shop.hooks)
     _api_routes(app, shop)
     _control_routes(app, shop)
     _demo_page(app, shop, spare=common.is_spare(options))
@@ -206,6 +224,9 @@ class Shop:
         self.orders: dict[int, dict] = {}
         self.last_number = 0
         self.sim = common.SimState()  # the app's, once ``create_app`` installed it
+        self.hooks: webhooks.Hooks | None = None  # the app's, once ``create_app`` made it
+        self.plan = str(options.get("plan", "pro")).strip().lower()
+        self.update_on_any = str(options.get("hook_update_on", "status")).strip().lower() == "any"
         self.buyers = self._buyers(seed, max(6, count // 5))  # kept: the demo page's buyers too
         self._seed_orders(count)
 
@@ -328,7 +349,30 @@ class Shop:
         order["order_id"] = self.last_number
         _recount(order)
         self.orders[order["order_id"]] = order
+        self._notify(order, ("order_created",))
         return order
+
+    # --- webhooks (the caller holds ``lock``) -----------------------------------------------
+
+    def set_status(self, order: dict, status: int) -> None:
+        """A new status saved; ``order_update`` goes out when it changed to anything but New."""
+        changed = order["stat_status"] != status
+        order["stat_status"] = status
+        if changed and status != NEW:
+            self._notify(order, ("order_update",))
+        elif self.update_on_any:
+            self._notify(order, ("order_update",))
+
+    def edited(self, order: dict) -> None:
+        """Another change (lines, delivery, tracking code, paid): ``order_update`` only with the
+        option ``hook_update_on=any``."""
+        if self.update_on_any:
+            self._notify(order, ("order_update",))
+
+    def _notify(self, order: dict, events: tuple[str, ...]) -> None:
+        if self.hooks is not None:  # None while seeding
+            body = webhooks.compact_json(order)
+            self.hooks.emit(order["order_id"], events, lambda sub: body)
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -374,13 +418,15 @@ def _body() -> dict:
 
 
 def _api_routes(app: Flask, shop: Shop) -> None:
-    functions: dict[str, Callable[[Shop, dict], Response]] = {
+    functions: dict[str, Callable[[Shop, dict], Response | tuple]] = {
         "orders/get": _orders_get, "orders/get_available_statuses": _statuses,
         "orders/update": _orders_update, "catalog/export": _catalog_export,
+        "hooks/subscribe": _hooks_subscribe, "hooks/unSubscribe": _hooks_unsubscribe,
+        "hooks/unsubscribe": _hooks_unsubscribe,
     }
 
     @app.route("/api/<path:function>", methods=["GET", "POST"])
-    def api(function: str) -> Response | tuple[str, int, dict]:
+    def api(function: str) -> Response | tuple:
         if shop.no_api:
             status = 404 if shop.no_api == "404" else 200
             page = NOT_FOUND_PAGE if status == 404 else STOREFRONT_PAGE
@@ -499,13 +545,44 @@ def _update_one(shop: Shop, change: dict) -> dict:
         return entry("ERROR", "status is not defined or defined incorrectly")
     if order["stat_status"] == CANCELLED:
         return entry("ERROR", "a cancelled order cannot be edited")
-    order["stat_status"] = status
     if "tracking_code" in change:
         order.setdefault("delivery_data", {})["tnNumber"] = str(change["tracking_code"])
     for flag in ("paid", "payed"):
         if flag in change:
             order["payed"] = 1 if _flag(change[flag]) else 0
+    if status != order["stat_status"]:
+        shop.set_status(order, status)
+    else:
+        shop.edited(order)
     return entry("OK", "UPDATED")
+
+
+def _hooks_subscribe(shop: Shop, body: dict) -> Response | tuple:
+    """``{event, target_url}`` -> HTTP 201 ``{"id": N}``, not in the envelope. ASSUMPTION: the
+    refusals (unknown event, no URL, the 6th subscriber of an event) come in the usual ERROR
+    envelope with HTTP 200, the limit's message as Horoshop's documentation quotes it."""
+    event, url = str(body.get("event") or ""), str(body.get("target_url") or "")
+    if event not in HOOK_EVENTS:
+        return envelope("ERROR", {"message": "event is not defined or defined incorrectly"})
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return envelope("ERROR", {"message": "target_url is not defined or defined incorrectly"})
+    hooks = shop.hooks
+    with hooks.lock:
+        if sum(1 for sub in hooks.all() if sub.topic == event) >= HOOK_LIMIT:
+            return envelope("ERROR", {"message": "Subscriptions limit for current event has been reached"})
+        sub = hooks.add(event, url)
+    return jsonify(id=sub.id), 201
+
+
+def _hooks_unsubscribe(shop: Shop, body: dict) -> Response | tuple:
+    """``{id, target_url}`` -> HTTP 410 (its documented success) ``{"id": N}``. ASSUMPTION: an
+    unknown id, or a URL that is not the subscription's, gets the ERROR envelope, HTTP 200."""
+    sub = shop.hooks.get(_int_or_none(body.get("id")) or 0)
+    if sub is None or sub.url != str(body.get("target_url") or ""):
+        return envelope("ERROR", {"message": "hook with this id and target_url is not found"})
+    shop.hooks.remove(sub.id)
+    return jsonify(id=sub.id), 410
 
 
 def _catalog_export(shop: Shop, body: dict) -> Response:
@@ -577,6 +654,7 @@ def _control_routes(app: Flask, shop: Shop) -> None:  # noqa: C901 - one small v
             if index is None or not 0 <= index < len(lines):
                 return jsonify(error="no such line"), 404
             _set_quantity(order, index, int(body["quantity"]))
+            shop.edited(order)
             return jsonify(order=order)
 
     @app.post("/_sim/orders/<int:number>/status")
@@ -588,7 +666,7 @@ def _control_routes(app: Flask, shop: Shop) -> None:  # noqa: C901 - one small v
                 return jsonify(error="no such order"), 404
             if _int_or_none(body.get("status")) not in STATUSES:
                 return jsonify(error=f"status must be one of {sorted(STATUSES)}"), 400
-            order["stat_status"] = int(body["status"])
+            shop.set_status(order, int(body["status"]))
             return jsonify(order=order)
 
     @app.post("/_sim/orders/<int:number>/delivery")
@@ -602,6 +680,7 @@ def _control_routes(app: Flask, shop: Shop) -> None:  # noqa: C901 - one small v
                 _change_delivery(shop, order, body)
             except ValueError as error:
                 return jsonify(error=str(error)), 400
+            shop.edited(order)
             return jsonify(order=order)
 
     @app.post("/_sim/tokens/expire")
@@ -690,7 +769,15 @@ def _demo_page(app: Flask, shop: Shop, spare: bool) -> None:
         common.DemoAction("delivery", "Change delivery", lambda number: _demo_delivery(shop, number)),
     ], access=lambda: [("Login", shop.login), ("Password", shop.password)],
         notes=lambda: [f"Its product texts are in {', '.join(shop.languages)} (the wizard's Language); "
-                       f"its order times are in {shop.zone.key}."], spare=spare)
+                       f"its order times are in {shop.zone.key}.", *_plan_note(shop)], spare=spare,
+        webhooks=shop.hooks.neutral if shop.hooks else None)
+
+
+def _plan_note(shop: Shop) -> list[str]:
+    if shop.plan == "pro":
+        return []
+    return [f"Its plan ({shop.plan}) delivers no webhooks: they need the Pro plan, so Orderdock "
+            f"learns of changes by its sync alone."]
 
 
 def _status_title(status: int) -> str:
@@ -729,6 +816,7 @@ def _demo_quantity(shop: Shop, number: int) -> str:
         line, total = order["products"][0], order["total_sum"]
         before = line["quantity"]
         _set_quantity(order, 0, int(before) + 1)
+        shop.edited(order)
         return (f"Order {number}: {line['title']} quantity {before} → {line['quantity']}, "
                 f"total {total} → {order['total_sum']} {order['currency']}.")
 
@@ -738,7 +826,7 @@ def _demo_status(shop: Shop, number: int) -> str:
         order = common.demo_order(shop.orders, number)
         before = order["stat_status"]
         shown = f"Order {number} is {_status_title(before)}"
-        order["stat_status"] = common.next_open_status(before, DEMO_STATUSES, CLOSED_STATUSES, shown)
+        shop.set_status(order, common.next_open_status(before, DEMO_STATUSES, CLOSED_STATUSES, shown))
         return f"Order {number}: status {_status_title(before)} → {_status_title(order['stat_status'])}."
 
 
@@ -747,5 +835,6 @@ def _demo_delivery(shop: Shop, number: int) -> str:
         order = common.demo_order(shop.orders, number)
         before = order["delivery_price"]
         _change_delivery(shop, order, {"price": common.next_in(DEMO_DELIVERY_PRICES, before)})
+        shop.edited(order)
         return (f"Order {number}: delivery price {before} → {order['delivery_price']} "
                 f"{order['currency']} ({order['delivery_type']['title']}).")

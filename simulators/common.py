@@ -350,13 +350,16 @@ def is_spare(options: dict) -> bool:
 
 def install_demo_page(app: Flask, title: str, list_orders: Callable[[], list[dict]],
                       actions: Sequence[DemoAction], access: Callable[[], list[tuple[str, str]]] = list,
-                      notes: Callable[[], list[str]] = list, spare: bool = False) -> None:
+                      notes: Callable[[], list[str]] = list, spare: bool = False,
+                      webhooks: Callable[[], list[dict]] | None = None) -> None:
     """``GET /_sim/`` and ``POST /_sim/demo/<action>`` for the platform ``title``.
 
     ``list_orders()`` gives the orders newest first as ``{id, number, created, status, total}``.
     ``access()`` gives the credentials as ``(label, value)`` pairs, labelled as Orderdock's
     wizard labels its fields; ``notes()`` any other hint for the wizard (a language, a zone).
     ``spare`` says the shop is not connected to Orderdock, and where to connect it.
+    ``webhooks()`` gives the webhook subscriptions (``webhooks.Hooks.neutral``) for a small
+    table at the foot of the page.
     """
     by_name = {action.name: action for action in actions}
 
@@ -366,7 +369,8 @@ def install_demo_page(app: Flask, title: str, list_orders: Callable[[], list[dic
         return render_template_string(
             DEMO_PAGE, title=title, orders=list_orders()[:DEMO_ROWS], access=rows, notes=notes(), spare=spare,
             shop_actions=[a for a in actions if not a.per_order],
-            order_actions=[a for a in actions if a.per_order], message=request.args.get("message", ""))
+            order_actions=[a for a in actions if a.per_order], message=request.args.get("message", ""),
+            webhooks=None if webhooks is None else webhooks())
 
     @app.post("/_sim/demo/<name>")
     def sim_demo_action(name: str):
@@ -419,11 +423,13 @@ DEMO_PAGE = """<!doctype html>
 {% if spare %}
 <p class="spare">This {{ title }} shop is a simulator, and <strong>not connected to Orderdock</strong>:
 it is there for you to connect. In Orderdock, open Settings &gt; Stores &gt; + Store and type
-what is below; once it is connected, the changes you make here reach Orderdock with its next
-sync (every 5 minutes).</p>
+what is below; once it is connected, the changes you make here reach Orderdock through its
+webhooks within seconds when Orderdock has registered them (they are listed at the foot of this
+page), else with its next sync (every 5 minutes).</p>
 {% else %}
-<p>This {{ title }} shop is a simulator; the changes you make here reach Orderdock with its next
-sync (every 5 minutes).</p>
+<p>This {{ title }} shop is a simulator; the changes you make here reach Orderdock through its
+webhooks within seconds when Orderdock has registered them (they are listed at the foot of this
+page), else with its next sync (every 5 minutes).</p>
 {% endif %}
 {% if message %}<p class="message">{{ message }}</p>{% endif %}
 <h2>{% if spare %}Connecting it to Orderdock{% else %}How Orderdock connects to it{% endif %}</h2>
@@ -445,6 +451,22 @@ sync (every 5 minutes).</p>
 {% endfor %}</td></tr>
 {% endfor %}
 </table>
+{% if webhooks is not none %}
+<h2>Webhooks</h2>
+{% if webhooks %}
+<p>The shop also sends its order changes to these addresses, registered through its API,
+as the real platform does (see the simulator's documentation for each platform's rules).</p>
+<table>
+<tr><th>Id</th><th>Topic</th><th>Sent to</th><th>Status</th></tr>
+{% for hook in webhooks %}
+<tr><td>{{ hook.id }}</td><td>{{ hook.topic }}</td><td><code>{{ hook.url }}</code></td><td>{{ hook.status }}</td></tr>
+{% endfor %}
+</table>
+{% else %}
+<p>No webhooks are registered: Orderdock registers them when its public address (PUBLIC_BASE_URL)
+is set.</p>
+{% endif %}
+{% endif %}
 </body></html>
 """
 

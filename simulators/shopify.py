@@ -23,6 +23,15 @@ API (every path under ``/admin/api/<YYYY-MM>/``; the version is echoed in
   ``{"errors": "Exceeded 2 calls per second for api client. ..."}`` with ``Retry-After``
   (seconds, "1.0" style) and counts in ``/_sim/stats`` ``rate_limited``, as the shared
   moving-window limit of ``common`` does (set with ``POST /_sim/rate-limit``).
+* Webhook subscriptions (``webhooks.json``, REST): ``POST webhooks.json`` ``{"webhook": {topic,
+  address, format, fields?, metafield_namespaces?}}`` -> 201 ``{"webhook": {id, address, topic,
+  created_at, updated_at, format, fields, metafield_namespaces, api_version,
+  private_metafield_namespaces}}``; ``GET webhooks.json`` (``address``, ``topic``,
+  ``since_id``, ``limit``), ``GET webhooks/count.json``, ``GET|PUT|DELETE webhooks/<id>.json``.
+  422 ``{"errors": {"topic" | "address" | "format": [...]}}`` for a blank or unknown topic
+  (``WEBHOOK_TOPICS``), a topic + address already taken, or an http address: Shopify wants
+  https; the simulator also takes http to a loopback host (127.0.0.1, localhost, ::1), where
+  tests listen. Deliveries, retries and the ``/_sim/webhooks`` switches: ``simulators.webhooks``.
 * ``POST /admin/oauth/access_token`` (form or JSON): the client credentials grant,
   ``grant_type=client_credentials&client_id=..&client_secret=..`` -> ``{"access_token":
   "shpat_...", "scope": "...", "expires_in": token_ttl}``; a wrong id or secret gets 400
@@ -43,7 +52,9 @@ back null, missing or "" in turn, by order id), ``token`` (default ``shpat_simul
 ``token_ttl`` (seconds, default 86399), ``bucket_size`` (40), ``leak_rate`` (2), ``currency``
 (shop currency, "EUR"), ``other_currency`` ("USD"), ``timezone`` ("Europe/Berlin"),
 ``products`` (24), ``domain`` ("orderdock-sim.myshopify.com"), ``now`` (ISO time; default
-the real time).
+the real time); webhooks (``simulators.webhooks``): ``hook_retry_seconds`` (1),
+``hook_timeout_seconds``, ``hook_headers`` (``new`` = the ``Shopify-*`` names without ``X-``);
+the HMAC key is ``client_secret``.
 
 Control API (JSON bodies; besides ``common``'s requests / faults / stats / rate-limit):
 
@@ -69,7 +80,9 @@ Control API (JSON bodies; besides ``common``'s requests / faults / stats / rate-
   Orderdock does not sync Shopify statuses. It shows the Website URL and the access token to
   connect the shop with; option ``spare=1`` says it is not connected (`make run`'s spare shop).
 
-Every change bumps the order's ``updated_at`` to the real current time.
+Every change bumps the order's ``updated_at`` to the real current time and sends the webhooks
+of its kind (``HOOK_TOPICS``: a new order ``orders/create``; any change ``orders/updated``; a
+cancel also ``orders/cancelled``, a quantity edit also ``orders/edited``).
 """
 from __future__ import annotations
 
@@ -86,12 +99,12 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, jsonify, request
 
-from simulators import common
+from simulators import common, webhooks
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = ("Exceeded 2 calls per second for api client. Reduce request rates to resume "
@@ -128,6 +141,14 @@ CITIES = [("Berlin", "Berlin", "BE", "10115", "Germany", "DE"),
           ("Munich", "Bavaria", "BY", "80331", "Germany", "DE"),
           ("Lviv", "Lviv Oblast", "46", "79000", "Ukraine", "UA"),
           ("Warsaw", "Masovia", "MZ", "00-001", "Poland", "PL")]
+# The webhooks each kind of change sends (``Shop.touch``), and the topics a subscription may
+# name with this app's scopes (read_orders, read_products); the others are accepted, never sent.
+HOOK_TOPICS = {"created": ("orders/create",), "updated": ("orders/updated",),
+               "cancelled": ("orders/cancelled", "orders/updated"), "edited": ("orders/updated", "orders/edited")}
+WEBHOOK_TOPICS = ("app/uninstalled", "orders/cancelled", "orders/create", "orders/delete", "orders/edited",
+                  "orders/fulfilled", "orders/paid", "orders/partially_fulfilled", "orders/updated",
+                  "products/create", "products/delete", "products/update", "shop/update")
+WEBHOOK_ID_START = 1_047_897_601
 PROTECTED_CUSTOMER = ("first_name", "last_name", "email", "phone", "default_address")
 PROTECTED_ORDER = ("email", "contact_email", "phone", "billing_address", "shipping_address")
 
@@ -141,8 +162,11 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
                            error_body=lambda status, kind: jsonify(errors=ERRORS.get(status, kind)))
     shop.sim = state
     app.extensions["shopify_shop"] = shop
+    shop.hooks = webhooks.Hooks(webhooks.Shopify(shop, options), options)
+    webhooks.install(app, shop.hooks)
     _install_guards(app, shop, state)
     _install_api(app, shop)
+    _install_webhook_api(app, shop, shop.hooks)
     _install_control(app, shop)
     _install_demo_page(app, shop, spare=common.is_spare(options))
     return app
@@ -214,6 +238,7 @@ class Shop:
         self.orders: dict[int, dict] = {}
         self.last_id = 5_100_000_000
         self.sim = common.SimState()  # the app's, once ``create_app`` installed it
+        self.hooks: webhooks.Hooks | None = None  # the app's, once ``create_app`` made it
         self.people = self._people(max(8, count // 3))
         self.products = self._products(int(options.get("products", 24)))
         self._seed_orders(count)
@@ -411,9 +436,21 @@ class Shop:
         order["updated_at"] = stamp
         _totals(order)
 
-    def touch(self, order: dict) -> None:
+    def touch(self, order: dict, event: str = "updated") -> None:
+        """A change saved: ``updated_at`` is now, and the webhooks of ``event`` (a key of
+        ``HOOK_TOPICS``) are sent. The caller holds ``lock``."""
         order["updated_at"] = self._time(datetime.now(timezone.utc))
         _totals(order)
+        if self.hooks is not None:
+            self.hooks.emit(order["id"], HOOK_TOPICS[event], lambda sub: self.webhook_body(order, sub))
+
+    def webhook_body(self, order: dict, sub: webhooks.Subscription) -> bytes:
+        """The order as the REST API renders it, bare, trimmed to the subscription's ``fields``."""
+        shown = self.public(order)
+        fields = sub.data.get("fields") or []
+        if fields:
+            shown = {key: value for key, value in shown.items() if key in fields}
+        return webhooks.compact_json(shown)
 
     def add_order(self, body: dict) -> dict:
         created = body.get("created_at")
@@ -425,7 +462,7 @@ class Shop:
             order["shipping_lines"] = []
         self._apply_state(order, body.get("financial_status", "paid"),
                           body.get("fulfillment_status"), bool(body.get("cancel")), at=moment)
-        self.touch(order)
+        self.touch(order, "created")
         return order
 
     # --- reading ----------------------------------------------------------------------------
@@ -792,6 +829,125 @@ def _install_api(app: Flask, shop: Shop) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Webhook subscriptions: webhooks.json (REST Admin API)
+# ---------------------------------------------------------------------------------------------
+
+
+def _install_webhook_api(app: Flask, shop: Shop, hooks: webhooks.Hooks) -> None:
+    """``POST|GET webhooks.json``, ``GET webhooks/count.json``, ``GET|PUT|DELETE
+    webhooks/<id>.json``. 422 ``{"errors": {field: [messages]}}`` for a blank or unknown topic,
+    a duplicate topic + address, or an address that is not https (the simulator also takes
+    http to a loopback host: 127.0.0.1, localhost, ::1)."""
+    prefix = "/admin/api/<version>"
+
+    def resource(sub: webhooks.Subscription) -> dict:
+        def stamp(moment: float) -> str:
+            return shop._time(datetime.fromtimestamp(moment, timezone.utc))
+        return {"id": sub.id, "address": sub.url, "topic": sub.topic, "created_at": stamp(sub.created),
+                "updated_at": stamp(sub.updated), "format": sub.data.get("format", "json"),
+                "fields": sub.data.get("fields", []),
+                "metafield_namespaces": sub.data.get("metafield_namespaces", []),
+                "api_version": sub.data.get("api_version"), "private_metafield_namespaces": []}
+
+    def invalid(errors: dict) -> tuple[Response, int]:
+        return jsonify(errors=errors), 422
+
+    def check(address, topic, fmt, other: int | None = None) -> dict:
+        errors: dict[str, list[str]] = {}
+        if not topic:
+            errors.setdefault("topic", []).append("can't be blank")
+        elif topic not in WEBHOOK_TOPICS:
+            errors.setdefault("topic", []).append(
+                f"Invalid topic specified: {topic}. Does it exist? Is there a missing access scope? "
+                f"Topics allowed: {', '.join(WEBHOOK_TOPICS)}")
+        if not address:
+            errors.setdefault("address", []).append("can't be blank")
+        else:
+            parts = urlsplit(str(address))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                errors.setdefault("address", []).append("is invalid")
+            elif parts.scheme == "http" and not webhooks.is_loopback(parts.hostname):
+                errors.setdefault("address", []).append("protocol http:// is not supported")
+            elif any(s.topic == topic and s.url == address and s.id != other for s in hooks.all()):
+                errors.setdefault("address", []).append("for this topic has already been taken")
+        if fmt not in ("json", "xml"):
+            errors.setdefault("format", []).append("is not included in the list")
+        return errors
+
+    def given() -> dict | None:
+        body = request.get_json(silent=True)
+        webhook = body.get("webhook") if isinstance(body, dict) else None
+        return webhook if isinstance(webhook, dict) else None
+
+    def listed(value) -> list[str]:
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def missing() -> tuple[Response, int]:
+        return jsonify(errors={"webhook": "Required parameter missing or invalid"}), 400
+
+    @app.post(f"{prefix}/webhooks.json")
+    def create_webhook(version):
+        webhook = given()
+        if webhook is None:
+            return missing()
+        address, topic = str(webhook.get("address") or ""), str(webhook.get("topic") or "")
+        fmt = str(webhook.get("format") or "json")
+        errors = check(address, topic, fmt)
+        if errors:
+            return invalid(errors)
+        sub = hooks.add(topic, address, first_id=WEBHOOK_ID_START, api_version=version, format=fmt,
+                        fields=listed(webhook.get("fields")),
+                        metafield_namespaces=listed(webhook.get("metafield_namespaces")))
+        return jsonify(webhook=resource(sub)), 201
+
+    @app.get(f"{prefix}/webhooks.json")
+    def list_webhooks(version):
+        limit = _limit()
+        if not isinstance(limit, int):
+            return limit
+        rows = [s for s in hooks.all()
+                if ("address" not in request.args or s.url == request.args["address"])
+                and ("topic" not in request.args or s.topic == request.args["topic"])
+                and s.id > int(request.args.get("since_id") or 0)]
+        return jsonify(webhooks=[resource(s) for s in rows[:limit]])
+
+    @app.get(f"{prefix}/webhooks/count.json")
+    def count_webhooks(version):
+        return jsonify(count=sum(1 for s in hooks.all()
+                                 if ("address" not in request.args or s.url == request.args["address"])
+                                 and ("topic" not in request.args or s.topic == request.args["topic"])))
+
+    @app.get(f"{prefix}/webhooks/<int:sub_id>.json")
+    def get_webhook(version, sub_id):
+        sub = hooks.get(sub_id)
+        return jsonify(webhook=resource(sub)) if sub else (jsonify(errors="Not Found"), 404)
+
+    @app.put(f"{prefix}/webhooks/<int:sub_id>.json")
+    def update_webhook(version, sub_id):
+        sub = hooks.get(sub_id)
+        if sub is None:
+            return jsonify(errors="Not Found"), 404
+        webhook = given()
+        if webhook is None:
+            return missing()
+        address = str(webhook.get("address") or sub.url)
+        fmt = str(webhook.get("format") or sub.data.get("format", "json"))
+        errors = check(address, sub.topic, fmt, other=sub.id)
+        if errors:
+            return invalid(errors)
+        with hooks.lock:
+            sub.url, sub.data["format"], sub.updated = address, fmt, time.time()
+            for key in ("fields", "metafield_namespaces"):
+                if key in webhook:
+                    sub.data[key] = listed(webhook[key])
+        return jsonify(webhook=resource(sub))
+
+    @app.delete(f"{prefix}/webhooks/<int:sub_id>.json")
+    def delete_webhook(version, sub_id):
+        return jsonify({}) if hooks.remove(sub_id) else (jsonify(errors="Not Found"), 404)
+
+
+# ---------------------------------------------------------------------------------------------
 # The control API
 # ---------------------------------------------------------------------------------------------
 
@@ -845,13 +1001,14 @@ def _install_control(app: Flask, shop: Shop) -> None:
             order, error = order_or_404(order_id)
             if error:
                 return error
+            cancelling = bool(body.get("cancel")) and not order["cancelled_at"]
             shop._apply_state(order, body.get("financial_status", order["financial_status"]),
                               body.get("fulfillment_status", order["fulfillment_status"]),
                               bool(body.get("cancel")) or bool(order["cancelled_at"]),
                               at=datetime.now(timezone.utc), reason=body.get("cancel_reason", "customer"))
             if body.get("close"):
                 order["closed_at"] = order["updated_at"]
-            shop.touch(order)
+            shop.touch(order, "cancelled" if cancelling else "updated")
             return jsonify(order)
 
     @app.post("/_sim/orders/<int:order_id>/shipping")
@@ -894,7 +1051,7 @@ def _edit_quantity(shop: Shop, order: dict, line: dict, quantity: int) -> None:
     line["current_quantity"] = quantity
     line["quantity"] = max(line["quantity"], quantity)
     line["fulfillable_quantity"] = 0 if line["fulfillment_status"] else quantity
-    shop.touch(order)
+    shop.touch(order, "edited")
 
 
 def _change_shipping(shop: Shop, order: dict, body: dict) -> None:
@@ -926,7 +1083,8 @@ def _install_demo_page(app: Flask, shop: Shop, spare: bool) -> None:
         common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
         common.DemoAction("quantity", "Quantity +1", lambda order_id: _demo_quantity(shop, order_id)),
         common.DemoAction("delivery", "Change delivery", lambda order_id: _demo_shipping(shop, order_id)),
-    ], access=lambda: [("Admin API access token", shop.token)], spare=spare)
+    ], access=lambda: [("Admin API access token", shop.token)], spare=spare,
+        webhooks=shop.hooks.neutral if shop.hooks else None)
 
 
 def _demo_orders(shop: Shop) -> list[dict]:

@@ -16,6 +16,15 @@ API routes (all under ``/wp-json/wc/v3``; lists are bare JSON arrays with ``X-WP
 * ``GET products`` (``include``, ``sku``, ``category``, paging), ``GET products/<id>``,
   ``GET products/categories`` (``parent``, ``hide_empty``, paging, ordered by name).
 * ``GET reports/orders/totals`` — ``[{slug, name, total}]`` for every registered status.
+* ``GET|POST webhooks``, ``GET|PUT|POST|PATCH|DELETE webhooks/<id>`` as the webhooks
+  controller answers (``{name, topic, delivery_url, secret, status}``; the answer has no
+  secret; a new webhook is saved active whatever ``status`` says, then pinged inside the
+  create request: ``webhook_id=<id>`` form-encoded, unsigned, its answer ignored; DELETE
+  needs ``force=true``, else 501 ``woocommerce_rest_trash_not_supported``; an unknown id is
+  400 "ID is invalid." to GET and PUT, 404 "Invalid ID." to DELETE). Valid topics:
+  ``{coupon,customer,order,product}.{created,updated,deleted,restored}`` and ``action.*``;
+  only ``order.*`` are sent. Deliveries and the ``/_sim/webhooks`` switches:
+  ``simulators.webhooks``.
 * anything else under ``/wp-json/`` → 404 ``rest_no_route``.
 
 Errors are WooCommerce's envelope ``{"code", "message", "data": {"status"}}``.
@@ -47,6 +56,8 @@ Options (``create_app`` keywords; ``python -m simulators woocommerce --option k=
   ``plain_permalinks=1``: ``/wp-json/`` is not routed and WordPress's HTML 404 page answers;
   ``reports=0``: no ``reports/orders/totals`` route.
 * ``rate_limit``: "N/S" = at most N API requests per S seconds, else 429 with Retry-After.
+* webhooks (``simulators.webhooks``): ``hook_timeout_seconds`` (60, WooCommerce's).
+  WooCommerce retries nothing; ``hook_retry_seconds`` does not apply.
 
 Control API (JSON bodies), besides ``common``'s requests / faults / stats / rate-limit:
 
@@ -65,7 +76,9 @@ Control API (JSON bodies), besides ``common``'s requests / faults / stats / rate
   order; per order Quantity +1 and Next status (processing <-> on-hold). No delivery button:
   Orderdock does not take WooCommerce's shipping over. It shows the Website URL and the key to
   connect the shop with; option ``spare=1`` says it is not connected (`make run`'s spare shop).
-Every change moves ``date_modified`` forward, as WooCommerce's save does.
+Every change moves ``date_modified`` forward, as WooCommerce's save does, and sends its
+webhooks: a new order ``order.created``, a change ``order.updated``, a status set to ``trash``
+``order.deleted``, out of ``trash`` ``order.restored`` and ``order.updated``.
 
 Seeded data: orders over the last 90 days in every status (the core ones, ``trash``,
 ``checkout-draft`` and the custom ``awaiting-shipment``); returning buyers (``common.people``)
@@ -89,7 +102,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, jsonify, request
@@ -97,7 +111,7 @@ from oauthlib.oauth1 import Client as OAuthClient
 from oauthlib.oauth1.rfc5849 import signature as oauth_sig
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from simulators import common
+from simulators import common, webhooks
 
 API = "/wp-json/wc/v3"
 CONSUMER_KEY = "ck_" + hashlib.sha1(b"orderdock woocommerce simulator key").hexdigest()
@@ -144,6 +158,29 @@ DELETED_PRODUCT = (199, "Discontinued USB cable", "2.99")  # in old orders, gone
 SHIPPING = [("flat_rate", "Flat rate", "5.00"), ("local_pickup", "Local pickup", "0.00"),
             ("free_shipping", "Free shipping", "0.00")]
 CONTACTS = ("full", "shipping_phone", "email_only", "phone_only", "name_only", "guest")
+# The webhooks each kind of change sends (``Shop.touch``); a webhook may name any core topic
+# (wc_is_webhook_valid_topic) or ``action.*``, only these are ever sent.
+HOOK_TOPICS = {"created": ("order.created",), "updated": ("order.updated",),
+               "deleted": ("order.deleted",), "restored": ("order.restored", "order.updated")}
+HOOK_RESOURCES = ("coupon", "customer", "order", "product")
+HOOK_EVENTS = ("created", "updated", "deleted", "restored")
+HOOK_STATUSES = ("active", "paused", "disabled")
+TOPIC_HOOKS = {  # WC_Webhook::get_topic_hooks(), shown in a webhook's "hooks"
+    "coupon.created": ["woocommerce_process_shop_coupon_meta", "woocommerce_new_coupon"],
+    "coupon.updated": ["woocommerce_process_shop_coupon_meta", "woocommerce_update_coupon"],
+    "coupon.deleted": ["wp_trash_post"], "coupon.restored": ["untrashed_post"],
+    "customer.created": ["user_register", "woocommerce_created_customer", "woocommerce_new_customer"],
+    "customer.updated": ["profile_update", "woocommerce_update_customer"], "customer.deleted": ["delete_user"],
+    "order.created": ["woocommerce_new_order"],
+    "order.updated": ["woocommerce_update_order", "woocommerce_order_refunded"],
+    "order.deleted": ["wp_trash_post"], "order.restored": ["untrashed_post"],
+    "product.created": ["woocommerce_process_product_meta", "woocommerce_new_product",
+                        "woocommerce_new_product_variation"],
+    "product.updated": ["woocommerce_process_product_meta", "woocommerce_update_product",
+                        "woocommerce_update_product_variation"],
+    "product.deleted": ["wp_trash_post"], "product.restored": ["untrashed_post"],
+}
+WEBHOOK_ID_START = 140  # webhooks are posts: their ids come from the posts' sequence
 
 
 def _contact_kind(i: int) -> str:
@@ -195,6 +232,7 @@ class Shop:
     next_order: int = 1000
     next_line: int = 5000
     sim: common.SimState = field(default_factory=common.SimState)  # the app's, once installed
+    hooks: Any = None  # webhooks.Hooks, the app's, once installed
 
     # -- time ---------------------------------------------------------------------------
 
@@ -205,12 +243,23 @@ class Shop:
         order[name] = self.local(moment) if moment else None
         order[f"{name}_gmt"] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if moment else None
 
-    def touch(self, order_id: int) -> None:
-        """WooCommerce's save(): date_modified moves to now (never backwards here)."""
+    def touch(self, order_id: int, event: str = "updated") -> None:
+        """WooCommerce's save(): date_modified moves to now (never backwards here), and the
+        webhooks of ``event`` (a key of ``HOOK_TOPICS``) are sent. The caller holds ``lock``."""
         created, modified = self.times[order_id]
         moment = max(datetime.now(UTC).replace(microsecond=0), modified + timedelta(seconds=1))
         self.times[order_id] = [created, moment]
         self.stamp(self.orders[order_id], "date_modified", moment)
+        self.notify(order_id, event)
+
+    def notify(self, order_id: int, event: str) -> None:
+        """The webhooks of ``event`` for the order, its body the ``GET orders/<id>`` JSON (for
+        ``deleted`` only ``{"id": N}``), encoded as PHP's json_encode does."""
+        if self.hooks is None:
+            return
+        order = self.orders[order_id]
+        body = webhooks.php_json({"id": order_id} if event == "deleted" else order)
+        self.hooks.emit(order_id, HOOK_TOPICS[event], lambda sub: body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -744,9 +793,12 @@ def create_app(orders: int = 200, seed: int = 1, **options) -> Flask:
     app.extensions["woocommerce_shop"] = shop
     shop.sim = common.install(app, is_api=lambda path: path.startswith("/wp-json"),
                               rate_limit=_rate(options.get("rate_limit")), error_body=_error_body)
+    shop.hooks = webhooks.Hooks(webhooks.WooCommerce(), options)
+    webhooks.install(app, shop.hooks)
     _install_wordpress(app, shop, no_api=_flag(options.get("no_api")),
                        plain_permalinks=_flag(options.get("plain_permalinks")))
     _install_api(app, shop, reports=_flag(options.get("reports", True)))
+    _install_webhook_api(app, shop, shop.hooks)
     _install_control(app, shop)
     _install_demo_page(app, shop, key, spare=common.is_spare(options))
     return app
@@ -843,6 +895,125 @@ def _install_api(app: Flask, shop: Shop, *, reports: bool) -> None:
                             for slug, name in STATUSES.items()])
 
 
+def _install_webhook_api(app: Flask, shop: Shop, hooks: webhooks.Hooks) -> None:
+    """``GET|POST webhooks``, ``GET|PUT|POST|PATCH|DELETE webhooks/<id>`` as the v1..v3
+    webhooks controller answers them (class-wc-rest-webhooks-v1-controller.php)."""
+    platform: webhooks.WooCommerce = hooks.platform
+
+    def resource(sub: webhooks.Subscription) -> dict:
+        base = request.host_url.rstrip("/")
+        created, modified = (datetime.fromtimestamp(t, UTC).replace(microsecond=0) for t in (sub.created, sub.updated))
+        resource_name, _, event = sub.topic.partition(".")
+        return {"id": sub.id, "name": sub.data.get("name", ""), "status": sub.status, "topic": sub.topic,
+                "resource": resource_name, "event": event, "hooks": TOPIC_HOOKS.get(sub.topic, [event]),
+                "delivery_url": sub.url, "date_created": shop.local(created),
+                "date_created_gmt": created.strftime("%Y-%m-%dT%H:%M:%S"), "date_modified": shop.local(modified),
+                "date_modified_gmt": modified.strftime("%Y-%m-%dT%H:%M:%S"),
+                "_links": {"self": [{"href": f"{base}{API}/webhooks/{sub.id}"}],
+                           "collection": [{"href": f"{base}{API}/webhooks"}]}}
+
+    def body() -> dict:
+        given = request.get_json(silent=True)
+        values = dict(php_args())
+        values.update(given if isinstance(given, dict) else request.form.to_dict())
+        return values
+
+    def valid_topic(topic: str) -> bool:
+        resource_name, _, event = topic.lower().partition(".")
+        return (resource_name == "action" and bool(event)) or (resource_name in HOOK_RESOURCES and event in HOOK_EVENTS)
+
+    def valid_url(url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+    def invalid(what: str, message: str, status: int = 400) -> WcError:
+        return WcError(status, f"woocommerce_rest_shop_webhook_{what}", message)
+
+    def check_status(values: dict) -> None:
+        status = values.get("status")
+        if status not in (None, "") and status not in HOOK_STATUSES:
+            raise _invalid_param("status", f"status is not one of {', '.join(HOOK_STATUSES)}.")
+
+    @app.get(f"{API}/webhooks")
+    def list_webhooks():
+        args = php_args()
+        status = str(args.get("status") or "all")
+        if status not in ("all", *HOOK_STATUSES):
+            raise _invalid_param("status", f"status is not one of all, {', '.join(HOOK_STATUSES)}.")
+        rows = [resource(s) for s in reversed(hooks.all()) if status in ("all", s.status)]
+        return _paged(rows, args)
+
+    @app.post(f"{API}/webhooks")
+    def create_webhook():
+        values = body()
+        if values.get("id"):
+            raise invalid("exists", "Cannot create existing shop_webhook.")
+        check_status(values)
+        topic, url = str(values.get("topic") or ""), str(values.get("delivery_url") or "")
+        if not topic or not valid_topic(topic):
+            raise invalid("invalid_topic", "Webhook topic is required and must be valid.")
+        if not url or not valid_url(url):
+            raise invalid("invalid_delivery_url",
+                          "Webhook delivery URL must be a valid URL starting with http:// or https://.")
+        name = str(values.get("name") or "") or \
+            f"Webhook created on {datetime.now(shop.zone).strftime('%b %d, %Y @ %I:%M %p')}"
+        # The controller saves every new webhook active, whatever "status" says, and pings it.
+        sub = hooks.add(topic.lower(), url, str(values.get("secret") or "") or _password(50),
+                        first_id=WEBHOOK_ID_START, name=name, source=request.host_url)
+        response = jsonify(resource(sub))
+        response.status_code = 201
+        response.headers["Location"] = f"{request.host_url.rstrip('/')}{API}/webhooks/{sub.id}"
+        platform.ping(hooks, sub)  # inside the request, as WooCommerce does; its answer changes nothing
+        return response
+
+    @app.get(f"{API}/webhooks/<int:sub_id>")
+    def get_webhook(sub_id: int):
+        sub = hooks.get(sub_id)
+        if sub is None:
+            raise invalid("invalid_id", "ID is invalid.")
+        return jsonify(resource(sub))
+
+    @app.route(f"{API}/webhooks/<int:sub_id>", methods=["PUT", "POST", "PATCH"])
+    def update_webhook(sub_id: int):
+        sub = hooks.get(sub_id)
+        if sub is None:
+            raise invalid("invalid_id", "ID is invalid.")
+        values = body()
+        check_status(values)
+        topic, url = str(values.get("topic") or ""), str(values.get("delivery_url") or "")
+        if topic and not valid_topic(topic):
+            raise invalid("invalid_topic", "Webhook topic must be valid.")
+        if url and not valid_url(url):
+            raise invalid("invalid_delivery_url",
+                          "Webhook delivery URL must be a valid URL starting with http:// or https://.")
+        with hooks.lock:
+            sub.topic = topic.lower() or sub.topic
+            sub.url = url or sub.url
+            sub.secret = str(values.get("secret") or "") or sub.secret
+            sub.status = str(values.get("status") or "") or sub.status  # the failure count stays
+            sub.data["name"] = str(values.get("name") or "") or sub.data.get("name", "")
+            sub.updated = time.time()
+        return jsonify(resource(sub))
+
+    @app.delete(f"{API}/webhooks/<int:sub_id>")
+    def delete_webhook(sub_id: int):
+        if not _flag(body().get("force")):
+            raise WcError(501, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.")
+        sub = hooks.get(sub_id)
+        if sub is None:
+            raise invalid("invalid_id", "Invalid ID.", 404)
+        shown = resource(sub)
+        hooks.remove(sub_id)
+        return jsonify(shown)
+
+
+def _password(length: int) -> str:
+    """``wp_generate_password($length, true, true)``: letters, digits and special characters."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_ []{}<>~`+=,.;:/?|"
+    rng = random.SystemRandom()
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
 def _set_status(shop: Shop, order_id: int, status: str) -> None:
     order = shop.orders[order_id]
     order["status"] = status
@@ -898,8 +1069,10 @@ def _install_control(app: Flask, shop: Shop) -> None:
         with shop.lock:
             if order_id not in shop.orders or not status:
                 return jsonify(error="unknown order or empty status"), 404
+            before = shop.orders[order_id]["status"]
             _set_status(shop, order_id, status)
-            shop.touch(order_id)
+            trashed, restored = status == "trash" != before, before == "trash" != status
+            shop.touch(order_id, "deleted" if trashed else "restored" if restored else "updated")
             return jsonify(shop.orders[order_id])
 
 
@@ -919,6 +1092,7 @@ def _add_order(shop: Shop, body: dict) -> dict:
                        discount=Decimal(0), customer_id=0, shipping=SHIPPING[0])
     order["billing"].update(body.get("billing") or {})
     order["shipping"].update(body.get("shipping") or {})
+    shop.notify(order["id"], "created")
     return order
 
 
@@ -933,7 +1107,8 @@ def _install_demo_page(app: Flask, shop: Shop, key: Key, spare: bool) -> None:
         common.DemoAction("add", "Add a new order", lambda: _demo_add(shop), per_order=False),
         common.DemoAction("quantity", "Quantity +1", lambda order_id: _demo_quantity(shop, order_id)),
         common.DemoAction("status", "Next status", lambda order_id: _demo_status(shop, order_id)),
-    ], access=lambda: [("Consumer key", key.key), ("Consumer secret", key.secret)], spare=spare)
+    ], access=lambda: [("Consumer key", key.key), ("Consumer secret", key.secret)], spare=spare,
+        webhooks=shop.hooks.neutral if shop.hooks else None)
 
 
 def _demo_orders(shop: Shop) -> list[dict]:

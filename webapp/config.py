@@ -5,9 +5,11 @@ generated once into ``instance/secret_key`` and reused on every start.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
@@ -93,18 +95,53 @@ def load(overrides: dict | None = None) -> dict:
         # neither variable set, the key file holds them.
         "ENCRYPTION_KEYS": env("ORDERDOCK_ENCRYPTION_KEYS") or env("ORDERDOCK_ENCRYPTION_KEY") or "",
         "ENCRYPTION_KEY_FILE": env("ORDERDOCK_ENCRYPTION_KEY_FILE") or str(instance / "encryption_key"),
+        # R-HOOK-4: the address the shops reach Orderdock at (https://crm.example.com), for their
+        # webhooks; unset, updates arrive by polling only. R-HOOK-6: while a store's webhooks
+        # work, its poll (the reconciler) runs every WEBHOOK_POLL_MINUTES instead of every 5.
+        "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", ""),
+        "WEBHOOK_POLL_MINUTES": _minutes("WEBHOOK_POLL_MINUTES", env("WEBHOOK_POLL_MINUTES", "30")),
     }
     config.update(overrides)
     for flag in ("SECURE", "HTTPONLY", "SAMESITE"):  # R-SEC-2: "keep me signed in" as guarded as the session
         config.setdefault(f"REMEMBER_COOKIE_{flag}", config[f"SESSION_COOKIE_{flag}"])
     for name in ("SIGN_IN_LIMIT_PER_LOGIN", "SIGN_IN_LIMIT_PER_ADDRESS"):
         _rate_limit(name, config[name])
+    config["PUBLIC_BASE_URL"] = public_base_url(config["PUBLIC_BASE_URL"])
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(instance)
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
                       engine_options(config["SQLALCHEMY_DATABASE_URI"], config["DATABASE_BUSY_TIMEOUT"]))
     return config
+
+
+def public_base_url(value: str) -> str:
+    """R-HOOK-4: PUBLIC_BASE_URL as ``scheme://host[:port][/path]`` without a trailing slash; ""
+    when unset. https is required, except for a loopback or private host (a demo, a test)."""
+    text = (value or "").strip().rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    example = "https://crm.example.com"
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or "@" in parts.netloc:
+        raise ConfigError(f"PUBLIC_BASE_URL must be the address the shops reach Orderdock at, such as "
+                          f"{example}, not {value!r}.")
+    if parts.scheme == "http" and not _local_host(parts.hostname):
+        raise ConfigError(f"PUBLIC_BASE_URL must start with https:// ({example}): shops send webhooks to "
+                          "public addresses over https only; http is accepted for loopback and private "
+                          "addresses (a demo or a test).")
+    return text
+
+
+def _local_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
 
 
 def engine_options(url: str, busy_timeout: float) -> dict:

@@ -48,6 +48,7 @@ def read_demo_shops(text: str) -> dict[str, dict]:
 
 def seed_demo_stores(shops: Mapping[str, dict]) -> Iterator[str]:
     """Connect (or update) the demo store of every simulator announced; a line per store."""
+    from webapp.sync import webhooks
     from webapp.sync.enqueue import enqueue_initial_import
 
     for platform in PLATFORMS:
@@ -65,6 +66,7 @@ def seed_demo_stores(shops: Mapping[str, dict]) -> Iterator[str]:
         db.session.commit()
         if store.import_state != ImportState.DONE:
             enqueue_initial_import(store)
+        webhooks.register_later(store)  # R-HOOK-4: when PUBLIC_BASE_URL is set (make run sets it)
         yield f"{spec.name} ({PLATFORMS[platform].title}) connected to {store.url}."
 
 

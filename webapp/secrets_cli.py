@@ -97,8 +97,23 @@ def reencrypt(source: KeySource) -> Rotation:
             done.rotated += 1
         except InvalidToken:
             done.unreadable.append(store)
+    _reencrypt_hook_secrets(newest, every)
     db.session.commit()
     return done
+
+
+def _reencrypt_hook_secrets(newest, every) -> None:
+    """The WooCommerce webhook secrets (R-HOOK-2) under the newest key too. One that opens with no
+    key is dropped: the store's next registration makes a new one (its webhooks are replaced)."""
+    for store in db.session.scalars(select(Store).where(Store.hook_secret_encrypted != "").with_for_update()):
+        token = store.hook_secret_encrypted.encode()
+        try:
+            newest.decrypt(token)
+        except InvalidToken:
+            try:
+                store.hook_secret_encrypted = every.rotate(token).decode()
+            except InvalidToken:
+                store.hook_secret_encrypted, store.hook_address = "", None
 
 
 def _retire_old_keys(source: KeySource, drop: bool) -> None:

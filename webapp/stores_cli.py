@@ -22,6 +22,7 @@ from webapp.models import ImportState, Location, OrderType, RunState, Status, St
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformError, RemoteStatus, normalize_store_url, time_zone_name
 from webapp.store_setup import ShopTaken, reconnect_note, settle_shop, shop_refusal, suggested_status
+from webapp.sync import webhooks
 from webapp.sync.platform import platform_for
 
 stores = click.Group("stores", help="Connect shops and run their imports and syncs.")
@@ -204,6 +205,9 @@ def add(platform, name, url, location, order_type, credentials, from_stdin, cred
         click.echo(note)
     click.echo(f"Store {store.id} ({store.name}) connected; its initial import starts within a minute "
                f"(or now: flask stores sync {store.id} --initial).")
+    if webhooks.register_later(store):  # R-HOOK-4
+        click.echo("Its webhooks are being registered with the shop (PUBLIC_BASE_URL is set); the store page "
+                   "shows their state.")
 
 
 @stores.command("list")

@@ -150,8 +150,8 @@ def launcher(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """One `make run` for the two tests below, up to the end of its banner (a start costs half a
-    minute): the first looks at it running, the second stops it with Ctrl-C."""
+    """One `make run` for the tests below, up to the end of its banner (a start costs half a
+    minute): they look at it running, the last stops it with Ctrl-C."""
     started = Launcher(tmp_path_factory.mktemp("make-run"))
     try:
         started.redis = started.wait_for(REDIS_LINE).groups()
@@ -206,6 +206,26 @@ def test_make_run_keeps_the_terminal_for_the_banner_warnings_and_errors_and_offe
     with sqlite3.connect(f"file:{instance / 'orderdock.db'}?mode=ro", uri=True, timeout=5) as conn:
         connected = {row[0] for row in conn.execute("SELECT url FROM stores")}
     assert len(connected) == 3 and not connected & set(spares.values())  # the spares are left to the newcomer
+
+
+def test_R_HOOK_4_make_run_registers_the_demo_shops_webhooks_at_its_own_address(demo_run):
+    """`make run` sets PUBLIC_BASE_URL to its own web server, so each demo store registers its
+    webhooks with its demo shop and a change made on the shop's page shows within seconds; the
+    spare shops, which nothing connects, have none."""
+    shops = json.loads((demo_run.instance / "demo-shops.json").read_text())
+    ours = f"http://127.0.0.1:{demo_run.port}/hooks/"
+
+    def subscriptions(name: str) -> list[dict]:
+        return requests.get(f"http://127.0.0.1:{shops[name]['port']}/_sim/webhooks", timeout=10).json()
+
+    deadline = time.monotonic() + 90
+    demo = [name for name in shops if name.endswith("-sim")]
+    while time.monotonic() < deadline and not all(subscriptions(name) for name in demo):
+        time.sleep(0.5)
+    for name in demo:
+        found = subscriptions(name)
+        assert found and all(hook["url"].startswith(ours) and hook["status"] == "active" for hook in found), (name, found)
+    assert [name for name in shops if name.endswith("-spare") and subscriptions(name)] == []
 
 
 def test_R_SEC_6_make_run_serves_the_demo_with_no_shop_secret_in_any_argv_or_env_and_stops_on_ctrl_c(demo_run):
@@ -341,7 +361,9 @@ def test_the_demo_shops_keep_their_address_and_access_from_one_start_to_the_next
     for shop in moved_all:
         argv = " ".join(shop.argv())
         assert not [value for key, value in shop.options.items() if key != "login" and value in argv]
-        assert json.loads(shop.stdin()) == {**shop.options, **({"spare": "1"} if shop.spare else {})}
+        hooks = {"hook_flush_seconds": str(run.DEMO_CARTUM_FLUSH)} if shop.platform == "cartum" else {}
+        assert json.loads(shop.stdin()) == {**shop.options, **hooks, **({"spare": "1"} if shop.spare else {})}
     given = json.loads(run.stores_demo_input(moved_all))  # `stores demo` connects the demo shops only
     assert {platform: shop["url"] for platform, shop in given.items()} == {
         shop.platform: shop.url for shop in moved_all if not shop.spare}
+

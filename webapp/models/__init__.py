@@ -17,10 +17,12 @@ from webapp.models.staff import Employee, Location, Role
 from webapp.models.stores import (
     FailedOrder, ImportState, LogLevel, RunKind, RunState, Shop, Store, SyncLogEntry, SyncRun,
 )
+from webapp.models.webhooks import WebhookDelivery
 
 __all__ = [
     "GROUP_LABELS", "PIECE", "Category", "Client", "Counter", "Employee", "FeedEntry", "FeedKind", "Location",
     "Notification",
     "Order", "OrderItem", "OrderType", "Product", "Role", "Status", "StatusGroup", "Store",
     "FailedOrder", "ImportState", "LogLevel", "Shop", "RunKind", "RunState", "SyncLogEntry", "SyncRun",
+    "WebhookDelivery",
 ]

@@ -6,6 +6,7 @@ rotated: webapp/secrets.py says where they come from, `flask secrets rotate` re-
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -77,6 +78,11 @@ def _platform_country(context) -> str:
     return adapter.RULES.default_country if adapter else ""
 
 
+def new_hook_token() -> str:
+    """The store's part of its webhook address (R-HOOK-2): 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
 class ImportState(StrEnum):
     PENDING = "pending"    # saved, initial import not started yet
     RUNNING = "running"
@@ -113,6 +119,17 @@ class Store(db.Model):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     manager_turn: Mapped[int] = mapped_column(Integer, default=0)  # round-robin position
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # R-HOOK-1..4 (webapp/sync/webhooks.py): the unguessable part of the address the shop sends
+    # its webhooks to; WooCommerce's signing secret (ours, encrypted like the credentials); the
+    # shop's ids of our subscriptions and the address they deliver to; the last registration's
+    # error and time; when the last verified delivery came (the poll slows down while they work).
+    hook_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_hook_token)
+    hook_secret_encrypted: Mapped[str] = mapped_column(Text, default="", server_default="")
+    hook_ids: Mapped[list] = mapped_column(JSON, default=list)
+    hook_address: Mapped[str | None] = mapped_column(String(512))
+    hook_error: Mapped[str | None] = mapped_column(Text)
+    hook_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hook_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     shop: Mapped[Shop | None] = relationship()
     location: Mapped[Location | None] = relationship()
@@ -126,6 +143,15 @@ class Store(db.Model):
     @credentials.setter
     def credentials(self, values: dict) -> None:
         self.credentials_encrypted = encrypt(json.dumps(values))
+
+    @property
+    def hook_secret(self) -> str:
+        """The secret WooCommerce signs this store's webhooks with (R-HOOK-2); "" before one is made."""
+        return decrypt(self.hook_secret_encrypted) if self.hook_secret_encrypted else ""
+
+    @hook_secret.setter
+    def hook_secret(self, value: str) -> None:
+        self.hook_secret_encrypted = encrypt(value) if value else ""
 
     def __repr__(self) -> str:  # never the credentials
         return f"<Store {self.id} {self.platform} {self.name!r}>"
@@ -174,6 +200,8 @@ class LogLevel(StrEnum):
     NOT_APPLIED = "not applied"  # the shop changed an order that is written off here (R-REL-4)
     FAILED = "failed"     # this order could not be imported; the next run tries again
     ERROR = "error"       # the whole run failed (401, shop unreachable, ...)
+    WEBHOOK = "webhook"   # R-HOOK-7: webhook deliveries taken in (how many, what they changed)
+    REFUSED = "refused"   # R-HOOK-2: a webhook refused (wrong signature); nothing was done with it
 
 
 class SyncLogEntry(db.Model):

@@ -15,7 +15,11 @@ This module imports neither Flask, the database, RQ nor any other layer of the a
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
+import json
 import re
 from html.parser import HTMLParser
 from abc import ABC, abstractmethod
@@ -281,6 +285,30 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def signed_with(key: str, body: bytes, signature: str) -> bool:
+    """R-HOOK-2: ``signature`` is base64(HMAC-SHA256(key, the raw body)), as Shopify and
+    WooCommerce sign webhooks; compared in constant time. No key or no signature: False."""
+    if not key or not signature:
+        return False
+    expected = base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, signature.strip().encode("ascii", "replace"))
+
+
+def first_header(headers: Mapping[str, str], *names: str) -> str:
+    """The first of these headers the request has, stripped ("" for none)."""
+    return next((clean_text(headers.get(name)) for name in names if headers.get(name)), "")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A webhook's body as a JSON object; {} when it is not one (its signature was fine, so the
+    platform sent it: a topic we do not read)."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 # ---------------------------------------------------------------------------------------------
 # Normalized records
 # ---------------------------------------------------------------------------------------------
@@ -491,6 +519,35 @@ class OrdersPage:
         object.__setattr__(self, "orders", tuple(self.orders))
 
 
+@dataclass(frozen=True, kw_only=True)
+class WebhookEvent:
+    """One webhook delivery, verified (R-HOOK-1..3), as ``Platform.read_webhook`` reads it.
+
+    ``order_ids`` are the orders it names (usually one; none for a topic about something else);
+    ``delivery_id`` the platform's own id of this delivery ("" where it sends none: Cartum);
+    ``changed_at`` what the body says of the order's state (its modification time, else a
+    digest of the body), which with the topic and the order identifies a delivery without an id.
+    ``ping`` is WooCommerce's unsigned test call when a webhook is created: answered, not used.
+    """
+
+    topic: str = ""
+    order_ids: tuple[str, ...] = ()
+    delivery_id: str = ""
+    changed_at: str = ""
+    ping: bool = False
+
+
+@dataclass(frozen=True)
+class RemoteWebhook:
+    """A webhook subscription on the shop (R-HOOK-4): its id there, topic and address;
+    ``active`` False when the shop stopped delivering (WooCommerce disables one that failed)."""
+
+    id: str
+    topic: str
+    address: str
+    active: bool = True
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------------------------
@@ -618,6 +675,15 @@ class NotEncrypted(PlatformError):
     code = "not_encrypted"
     default_message = ("This address starts with http://, so the shop's password or token would "
                        "travel unencrypted. Change the store's Website URL to the shop's https:// address.")
+
+
+class WebhookRefused(PlatformError):
+    """R-HOOK-2: a webhook whose signature is missing or wrong for its store; nothing is done
+    with it. The message says what to check (never the signature or the key)."""
+
+    code = "webhook_refused"
+    default_message = ("A webhook with a wrong signature was refused. If the shop's key or secret was "
+                       "changed, edit the store and enter the new one.")
 
 
 class StoreMoved(PlatformError):
@@ -920,3 +986,51 @@ class Platform(ABC):
     @abstractmethod
     def orders_url(self) -> str:
         """The shop admin's order list (the Store column links there, R-ORD-2)."""
+
+    # --- webhooks (R-HOOK-1..4) -------------------------------------------------------------
+    #
+    # ``sync/webhooks.py`` registers ``WEBHOOK_TOPICS`` at the store's address (list first, keep
+    # ours that deliver there, replace ours that deliver elsewhere or no longer deliver) and
+    # removes them when the store is deleted; the receiving view reads deliveries with
+    # ``read_webhook``. A platform without webhooks keeps the defaults: ``webhooks_unavailable``
+    # says so and the store is polled.
+
+    WEBHOOK_TOPICS: ClassVar[tuple[str, ...]] = ()
+    """The order topics subscribed to, in the platform's names."""
+    WEBHOOK_OWN_SECRET: ClassVar[bool] = False
+    """The subscription takes a signing secret we choose (WooCommerce): one per store is made."""
+    WEBHOOK_NOTE: ClassVar[str] = ""
+    """What the store page adds about this platform's webhooks (Cartum: only on its Pro plan)."""
+
+    @classmethod
+    def webhook_key(cls, credentials: Mapping[str, str], hook_secret: str) -> str:
+        """The key this store's deliveries are signed with: the app's secret (Shopify), the
+        secret we gave the subscription (WooCommerce, ``hook_secret``), "" for none (Cartum)."""
+        return hook_secret
+
+    @classmethod
+    def webhooks_unavailable(cls, credentials: Mapping[str, str]) -> str | None:
+        """Why this store cannot have webhooks, for the store page ("edit the store and enter
+        ..."); None when it can."""
+        return None if cls.WEBHOOK_TOPICS else "This platform sends no webhooks."
+
+    @classmethod
+    def read_webhook(cls, headers: Mapping[str, str], body: bytes, key: str) -> WebhookEvent:
+        """A delivery verified with ``key`` (``webhook_key``) and read: its topic, the orders it
+        names and its delivery id. Raises WebhookRefused when it is not signed with the key.
+        ``headers`` is case-insensitive (werkzeug's), as HTTP header names are."""
+        raise WebhookRefused("This platform sends no webhooks.")
+
+    def list_webhooks(self) -> list[RemoteWebhook] | None:
+        """The shop's webhook subscriptions (every one the credentials may see); None where the
+        platform cannot list them (Cartum): ours are then known only by the ids we kept."""
+        raise NotImplementedError
+
+    def create_webhook(self, topic: str, address: str, secret: str) -> str:
+        """Subscribe ``address`` to ``topic`` (signed with ``secret`` where the platform takes
+        one); the subscription's id on the shop."""
+        raise NotImplementedError
+
+    def delete_webhook(self, webhook_id: str, address: str) -> None:
+        """Remove one subscription; one already gone is no error."""
+        raise NotImplementedError

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from webapp.extensions import db, redis_client
 from webapp.models import RunKind, RunState, Store, SyncRun
 from webapp.models.types import utcnow
-from webapp.sync import jobs
+from webapp.sync import jobs, webhooks
 from webapp.sync.limits import store_locked
 from webapp.sync.queues import queue
 
@@ -62,6 +62,8 @@ def resume_dead_run(run: SyncRun) -> SyncRun:
         resumed = enqueue_sync(store, run.kind)
     else:
         resumed = None
+        if run.kind == RunKind.WEBHOOK:  # its orders wait in Redis: a new job takes them (R-HOOK-3)
+            webhooks.enqueue(store.id)
     if resumed is None or resumed.id != run.id:  # never left RUNNING for good
         run.state, run.error, run.finished_at = RunState.FAILED, WORKER_DIED, utcnow()
         db.session.commit()

@@ -41,7 +41,7 @@ from webapp.models import FeedEntry, Product  # R-REL-4: the shop's changes on r
 from webapp.models.types import utcnow
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformRules, RemoteItem, RemoteOrder
-from webapp.sync import matching
+from webapp.sync import matching, status_push
 from webapp.sync.delivery import UNKNOWN, post_delivery
 from webapp.sync.notifications import notify_managers
 from webapp.sync.platform import rules_for
@@ -515,6 +515,10 @@ def _sync_status(page: _Page, order: Order, remote: RemoteOrder) -> bool:
     status = page.mapped_status(remote)
     if status is None:
         return False  # not remembered: mapping it later applies it (see _initial_status)
+    if status.id != order.status_id and status_push.underway(order.id):
+        # R-HOOK-5: our push of a newer choice is on its way, and this may be the webhook of an
+        # earlier one: not applied, nor remembered, so the next read after the push decides.
+        return False
     order.platform_status = remote.status_id
     if status.id == order.status_id:
         return False

@@ -9,6 +9,8 @@ write through the importer; the frame (lock, run state, failures) is ``runner.ru
 * ``sync_orders`` — R-ORD-3/4: the given platform orders re-read now.
 * ``push_status`` — R-STA-1/3: an order's status sent to its platform (on the "push"
   queue; the rules and the bookkeeping are ``status_push``).
+* ``webhook_orders`` — R-HOOK-1: the orders webhook deliveries named, re-read now;
+  ``register_webhooks`` / ``unregister_webhooks`` — R-HOOK-4 (the rules are ``webhooks``).
 
 A job runs inside the app context ``worker.py`` provides (it makes one when started by a
 plain ``rq worker``) and removes the database session when it ends. The worker's main
@@ -27,10 +29,12 @@ from flask import current_app
 from sqlalchemy import Select, func, select, update
 
 from webapp.extensions import db
-from webapp.models import FailedOrder, ImportState, Order, RunKind, RunState, Status, StatusGroup, Store, SyncRun
+from webapp.models import (
+    FailedOrder, ImportState, LogLevel, Order, RunKind, RunState, Status, StatusGroup, Store, SyncLogEntry, SyncRun,
+)
 from webapp.models.types import utcnow
 from webapp.platforms.base import PlatformError, RemoteOrder
-from webapp.sync import status_push
+from webapp.sync import status_push, webhooks
 from webapp.sync.importer import import_orders
 from webapp.sync.platform import rules_for
 from webapp.sync.prefetch import prefetched
@@ -51,6 +55,9 @@ REREAD_REQUESTS = 10
 re-reading open orders by id (``_due_for_reread``): 10 x 500 = 5,000 orders. The README's
 "What a sync asks the shop" states the bound; keep it in step."""
 MANUAL_LOCK_WAIT = 60.0  # seconds an order update waits for a running sync of its store
+HOOK_LOCK_WAIT = 10.0
+"""Seconds a webhook job waits for its store's lock (a sync of a few seconds); a longer holder
+(an import) makes it run again later (``webhooks.again_later``) rather than hold a worker."""
 
 
 @in_app_context
@@ -77,6 +84,54 @@ def sync_orders(store_id: int, external_ids: Sequence[str], run_id: int | None =
 def push_status(order_id: int) -> str:
     """R-STA-1/3: the order's current status sent to its platform, when still needed."""
     return status_push.push(order_id)
+
+
+@in_app_context
+def webhook_orders(store_id: int) -> int | None:
+    """R-HOOK-1: the orders webhook deliveries named, re-read from the shop and imported (the
+    content always comes from the shop: an out-of-order delivery cannot move an order back).
+    A store busy with a long import runs this again later; its ids stay pending meanwhile."""
+    if not webhooks.has_pending(store_id):
+        return None  # another job took them
+    run_id = run_store_job(store_id, None, RunKind.WEBHOOK, _webhook_orders, wait=HOOK_LOCK_WAIT)
+    if run_id is None:
+        store = db.session.get(Store, store_id)
+        if store is None or store.deleted_at is not None or not store.enabled:
+            webhooks.drop(store_id)
+        else:
+            webhooks.again_later(store_id)
+    return run_id
+
+
+@in_app_context
+def register_webhooks(store_id: int) -> str:
+    """R-HOOK-4: the store's webhook subscriptions made right on its shop."""
+    return webhooks.register(store_id)
+
+
+@in_app_context
+def unregister_webhooks(snapshot: str) -> int:
+    """R-HOOK-4: a deleted store's subscriptions removed from its shop."""
+    return webhooks.unregister(snapshot)
+
+
+def _webhook_orders(ctx: Context) -> None:
+    batch = webhooks.take(ctx.store_id)
+    try:
+        ctx.run.expected = len(batch.ids)
+        _reread(ctx, batch.ids, window_start(ctx.store))
+        run = ctx.run
+        line = webhooks.summary(batch, run.created, run.updated, run.unchanged, run.skipped, run.failed)
+        ctx.write(functools.partial(_webhook_done, ctx, batch, line))
+    except BaseException:
+        webhooks.give_back(ctx.store_id, batch)
+        raise
+    webhooks.done(ctx.store_id)
+
+
+def _webhook_done(ctx: Context, batch: webhooks.Batch, line: str) -> None:
+    webhooks.note_received(ctx.store, batch)
+    db.session.add(SyncLogEntry(store_id=ctx.store_id, run_id=ctx.run.id, level=LogLevel.WEBHOOK, reason=line))
 
 
 def _update(ctx: Context, ids: list[str]) -> None:

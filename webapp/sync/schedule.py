@@ -3,6 +3,8 @@
 Every periodic job is listed in ``register``: the heartbeat that lets the operator see that
 the worker and the scheduler are alive (`/healthz`), and ``enqueue_due_stores``, which every
 minute starts the initial imports still to do (R-CON-6) and the 5-minute syncs (R-IMP-3),
+(with the webhooks, R-HOOK-3/4/6: registered where they are not yet, orders they named and
+no job took, a slower poll while they work, and ``forget_old_deliveries`` every hour),
 and ``resume_dead_runs``, which every DEAD_RUN_TICK seconds resumes a run whose worker died
 (R-REL-3): a run RUNNING whose store lock is free has no live holder, since a run takes the
 lock before it turns RUNNING and turns SUCCEEDED or FAILED before it lets go. With the
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from webapp.extensions import db, redis_client
 from webapp.models import ImportState, RunKind, RunState, Store, SyncRun
 from webapp.models.types import utcnow
+from webapp.sync import webhooks
 from webapp.sync.limits import store_locked
 from webapp.sync.runner import in_app_context
 
@@ -44,13 +47,30 @@ def enqueue_due_stores() -> list[int]:
     """Enqueue the initial import or the sync of every due store; the ids of the runs."""
     from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync  # imports the jobs
 
-    runs = []
+    runs, waiting = [], set(webhooks.waiting_stores())
     for store in _active_stores():
-        if not _due(store.id, utcnow()):
+        _webhooks_due(store, waiting)
+        if not _due(store, utcnow()):
             continue
         start = enqueue_sync if store.import_state == ImportState.DONE else enqueue_initial_import
         runs.append(start(store).id)
     return runs
+
+
+def _webhooks_due(store: Store, waiting: set[int]) -> None:
+    """R-HOOK-4: webhooks registered where they are not yet (PUBLIC_BASE_URL set or changed since,
+    a failure an hour ago); R-HOOK-3: orders webhooks named and no job imported yet."""
+    if webhooks.due_for_registration(store, utcnow()):
+        webhooks.register_later(store)
+    failing = store.last_error_at is not None and store.last_error_at > utcnow() - SYNC_EVERY
+    if store.id in waiting and not failing and webhooks.has_pending(store.id):
+        webhooks.enqueue(store.id)
+
+
+@in_app_context
+def forget_old_deliveries() -> int:
+    """R-HOOK-3: the delivery keys older than ``webhooks.KEEP_DELIVERIES`` deleted; how many."""
+    return webhooks.forget_old_deliveries()
 
 
 @in_app_context
@@ -75,17 +95,20 @@ def _active_stores() -> list[Store]:
         select(Store).where(Store.enabled.is_(True), Store.deleted_at.is_(None)).order_by(Store.id)))
 
 
-def _due(store_id: int, now: datetime) -> bool:
-    """No import or sync yet, or the last one started (or was queued) SYNC_EVERY ago.
+def _due(store: Store, now: datetime) -> bool:
+    """No import or sync yet, or the last one started (or was queued) SYNC_EVERY ago; while
+    the store's webhooks work, WEBHOOK_POLL_MINUTES ago (R-HOOK-6: the poll stays, as the
+    reconciler of what they missed).
 
     Also true for an import whose worker died, or that failed: it goes on from its
     checkpoint, at the sync's pace rather than hammering a shop that refused us.
     """
     last = db.session.execute(
         select(SyncRun.started_at, SyncRun.created_at)
-        .where(SyncRun.store_id == store_id, SyncRun.kind.in_([RunKind.INITIAL, RunKind.SCHEDULED]))
+        .where(SyncRun.store_id == store.id, SyncRun.kind.in_([RunKind.INITIAL, RunKind.SCHEDULED]))
         .order_by(SyncRun.id.desc()).limit(1)).first()
-    return last is None or (last.started_at or last.created_at) <= now - SYNC_EVERY
+    every = webhooks.poll_every(store, now) if store.import_state == ImportState.DONE else SYNC_EVERY
+    return last is None or (last.started_at or last.created_at) <= now - every
 
 
 def register(scheduler: CronScheduler) -> None:
@@ -94,3 +117,4 @@ def register(scheduler: CronScheduler) -> None:
                        ttl=TICK_EVERY, result_ttl=TICK_EVERY * 5)
     scheduler.register(resume_dead_runs, queue_name="default", interval=DEAD_RUN_TICK,
                        ttl=DEAD_RUN_TICK, result_ttl=DEAD_RUN_TICK * 5)
+    scheduler.register(forget_old_deliveries, queue_name="default", interval=3600, ttl=3600, result_ttl=3600)

@@ -159,6 +159,13 @@ def pending(order_id: int) -> bool:
     return False
 
 
+def underway(order_id: int) -> bool:
+    """R-HOOK-5: a push of this order is waiting or being sent (its order lock is held). The
+    shop's echo of it, read meanwhile, is older than what the employee chose: ``importer``
+    leaves the status alone until the push is on record, and reads it again after."""
+    return bool(redis_client().exists(f"orderdock:push:{order_id}")) or pending(order_id)
+
+
 def _job_state(job_id: str) -> str | None:
     """"waiting", "running", or None when the id is free (a finished job is deleted)."""
     try:

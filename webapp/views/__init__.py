@@ -9,11 +9,11 @@ from webapp.htmx import is_htmx
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp.views import auth, clients, notifications, orders, products, settings, stores, system
+    from webapp.views import auth, clients, hooks, notifications, orders, products, settings, stores, system
 
     from webapp.views import order_updates  # noqa: F401  (adds the update routes to orders.bp)
 
-    for module in (auth, orders, clients, products, settings, stores, notifications, system):
+    for module in (auth, orders, clients, products, settings, stores, notifications, system, hooks):
         app.register_blueprint(module.bp)
 
     @app.get("/")
@@ -36,12 +36,14 @@ def register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from webapp.access import may_change
     from webapp.sync.platform import shop_links
+    from webapp.sync.webhooks import poll_every
     from webapp.views.notifications import unread_count
 
-    app.jinja_env.globals.update(may_change=may_change, shop_links=shop_links, unread_notifications=unread_count)
+    app.jinja_env.globals.update(may_change=may_change, shop_links=shop_links, unread_notifications=unread_count,
+                                 poll_minutes=lambda store: int(poll_every(store).total_seconds() // 60))
 
 
-PUBLIC_ENDPOINTS = {"auth.login", "system.health", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "system.health", "static", "hooks.receive"}  # hooks: signed by the shop
 
 
 ERROR_TITLES = {400: "The request could not be read", 403: "Not allowed", 404: "Not found",

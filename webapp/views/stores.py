@@ -23,7 +23,7 @@ from webapp import store_setup
 from webapp.secrets import SecretUnreadable
 from webapp.store_check_messages import wizard_message
 from webapp.store_setup import Draft
-from webapp.sync import progress
+from webapp.sync import progress, webhooks
 from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
 
 bp = Blueprint("stores", __name__, url_prefix="/settings/stores")
@@ -281,6 +281,7 @@ def _save(draft: Draft, mapping: dict[str, int], token: str):
                         else url_for("stores.new", draft=token))
     db.session.commit()
     store_setup.drop_draft(token, current_user.id)
+    webhooks.register_later(store)  # R-HOOK-4: with PUBLIC_BASE_URL, in the background
     if store.import_state != ImportState.DONE and store.enabled:
         enqueue_initial_import(store)  # R-CON-6; commits the run before enqueueing
         flash(f"Store {store.name} saved. Its orders of the last two months are being imported.", "success")
@@ -303,7 +304,7 @@ def detail(store_id: int):
     orders = db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store.id))
     return render_template("stores/detail.html", store=store, runs=runs, orders=orders, identify=IDENTIFY_LABELS,
                            panel=progress.panel(store), platform=PLATFORMS[store.platform], form=ConfirmForm(),
-                           failed=FailedOrder.count_of(store.id))
+                           failed=FailedOrder.count_of(store.id), hooks=webhooks.state(store))
 
 
 @bp.get("/<int:store_id>/progress")
@@ -352,10 +353,17 @@ def delete(store_id: int):
     store = active_store_or_404(store_id)
     form = ConfirmForm()
     if form.validate_on_submit():
+        # R-HOOK-4: the job removing its webhooks from the shop takes the credentials along,
+        # still encrypted, before the store clears its own.
+        removing = webhooks.unregister_later(store)
         store.deleted_at, store.enabled = utcnow(), False
         store.credentials = {}  # nothing left to leak once it is gone
+        store.hook_secret = ""
         db.session.commit()
         flash(f"Store {store.name} deleted. Its imported orders stay in the orders list.", "success")
+        if not removing:
+            flash("Its webhooks could not be removed from the shop (the background service is away): delete the "
+                  "ones pointing at this back office in the shop's admin.", "error")
         return redirect(url_for("stores.index"))
     orders = db.session.scalar(select(func.count(Order.id)).where(Order.store_id == store.id))
     return render_template("stores/delete.html", store=store, orders=orders, form=form)

@@ -57,6 +57,7 @@ orders also fall in this window cannot be told from a true one.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -66,7 +67,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from webapp.platforms.base import (
     BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError, PlatformRules,
-    Rejected, RemoteOrder, RepeatedPage, RemoteStatus, clean_text, origin, parse_platform_time, unwrap_orders,
+    Rejected, RemoteOrder, RepeatedPage, RemoteStatus, WebhookEvent, clean_text, json_object, origin,
+    parse_platform_time, unwrap_orders,
 )
 from webapp.platforms.cartum import mapping
 from webapp.platforms.cartum.client import CartumClient, Envelope, FunctionUnavailable
@@ -136,6 +138,9 @@ class CartumPlatform(Platform):
     name = "cartum"
     title = "Cartum"
     RULES = RULES
+    WEBHOOK_TOPICS = ("order_created", "order_update")
+    WEBHOOK_NOTE = ("Cartum sends webhooks only on its Pro plan, in batches about every 5 minutes; on other plans "
+                    "nothing arrives and the poll brings the changes.")
     PLAIN_HTTP_REFUSAL = (
         "This address starts with http://, so the Cartum administrator's password (and the session "
         "token that follows it) would travel unencrypted. Change the store's Website URL to the shop's "
@@ -350,6 +355,44 @@ class CartumPlatform(Platform):
                        f"{f' ({reason})' if reason else ''}. Check the store's status mapping and "
                        "the order in the shop; cancelled orders cannot be changed there.")
 
+    # --- webhooks (fact sheet A.7) ---------------------------------------------------------
+
+    @classmethod
+    def read_webhook(cls, headers: Mapping[str, str], body: bytes, key: str) -> WebhookEvent:
+        """Cartum signs nothing: the store's unguessable token in the delivery address is the
+        only proof that a delivery comes from its shop (R-HOOK-2). A forged one could only make
+        us re-read an order from the shop, which is where its content comes from. Orders carry
+        no modification time, so a delivery is known by a digest of its body."""
+        data = json_object(body)
+        order = _hook_order(data)
+        ident = clean_text(order.get("order_id") or order.get("id"))
+        topic = clean_text(data.get("event") or data.get("topic")) or "order"
+        return WebhookEvent(topic=topic[:64], order_ids=(ident,) if ident.isdigit() else (),
+                            changed_at=hashlib.sha256(body).hexdigest())
+
+    def list_webhooks(self) -> None:
+        return None  # Cartum has no function that lists them: ours are known by the ids we kept
+
+    def create_webhook(self, topic: str, address: str, secret: str) -> str:
+        status, data = self.client.call_unwrapped("hooks/subscribe", {"event": topic, "target_url": address})
+        ident = clean_text(data.get("id")) if isinstance(data, Mapping) else ""
+        if status in (200, 201) and ident:
+            return ident
+        said = _hook_message(data)
+        raise PlatformError(f"Cartum refused the webhook subscription for {topic} (HTTP {status}"
+                            f"{': ' + said if said else ''}). Cartum delivers webhooks on its Pro plan only, to at "
+                            "most 5 addresses per event: check the shop's plan and its subscriptions.")
+
+    def delete_webhook(self, webhook_id: str, address: str) -> None:
+        """``hooks/unSubscribe`` answers HTTP 410 when done (A.7)."""
+        ident = clean_text(webhook_id)
+        if not ident.isdigit():
+            return
+        status, data = self.client.call_unwrapped("hooks/unSubscribe", {"id": int(ident), "target_url": address})
+        if status not in (200, 204, 404, 410):
+            said = _hook_message(data)
+            raise PlatformError(f"Cartum did not remove webhook {ident} (HTTP {status}{': ' + said if said else ''}).")
+
     # --- links ------------------------------------------------------------------------------
 
     def orders_url(self) -> str:
@@ -394,6 +437,30 @@ class _Cursor:
         except (ValueError, TypeError, KeyError, AttributeError):
             raise ValueError("This checkpoint was not made by the Cartum adapter; start the "
                              "import again without it.") from None
+
+
+def _hook_order(data: Mapping[str, Any], depth: int = 3) -> Mapping[str, Any]:
+    """The order a Cartum delivery is about: the body itself, or the object (or the first of
+    the list) it wraps the order in; the shape of its body is not documented (A.7)."""
+    if "order_id" in data or depth == 0:
+        return data
+    for key in ("order", "data", "response", "orders"):
+        inner = data.get(key)
+        if isinstance(inner, list) and inner:
+            inner = inner[0]
+        if isinstance(inner, Mapping):
+            found = _hook_order(inner, depth - 1)
+            if "order_id" in found or "id" in found:
+                return found
+    return data
+
+
+def _hook_message(data: Any) -> str:
+    if isinstance(data, Mapping):
+        inner = data.get("response")
+        text = data.get("message") or (inner.get("message") if isinstance(inner, Mapping) else "")
+        return clean_text(text)[:200]
+    return ""
 
 
 def _update_failed(answer: Envelope, external_id: str) -> tuple[bool, str]:

@@ -151,6 +151,27 @@ class CartumClient:
                                  "shop's Settings > Administrators.")
         return self._checked(function, answer)
 
+    def call_unwrapped(self, function: str, payload: Mapping[str, Any]) -> tuple[int, Any]:
+        """(HTTP status, JSON or None) of a function that answers outside the envelope
+        (``hooks/subscribe`` and ``hooks/unSubscribe``, fact sheet A.7), sent once. A refused
+        token still answers in the envelope: signed in again and sent once more."""
+        for attempt in (1, 2):
+            response = self._post(function, {**payload, "token": self._valid_token()}, retry=False)
+            if response.status_code == 404 and _is_html(response):
+                raise ApiNotAvailable()
+            try:
+                data = response.json() if response.content.strip() else None
+            except ValueError:
+                raise BadPayload(f"The shop's answer to {function!r} is not JSON. Check the store's "
+                                 "Website URL.") from None
+            status = data.get("status") if isinstance(data, Mapping) else None
+            refused = response.status_code == 401 or (isinstance(status, str) and status.upper() in UNAUTHORIZED)
+            if not refused:
+                return response.status_code, data
+            self._token = None
+        raise AuthFailed("Cartum accepted the login but then refused its session twice. Check that the user "
+                         "still exists and has API rights in the shop's Settings > Administrators.")
+
     def _call_once(self, function: str, body: dict[str, Any], retry: bool) -> Envelope:
         response = self._post(function, {**body, "token": self._valid_token()}, retry=retry)
         return self._envelope(function, response)

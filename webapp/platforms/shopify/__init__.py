@@ -29,8 +29,8 @@ from typing import Any
 
 from webapp.platforms.base import (
     AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform, PlatformError,
-    PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, origin, parse_platform_time,
-    unwrap_orders,
+    PlatformRules, Rejected, RemoteOrder, RemoteStatus, RemoteWebhook, WebhookEvent, WebhookRefused,
+    clean_text, first_header, json_object, origin, parse_platform_time, signed_with, unwrap_orders,
 )
 from webapp.platforms.http import PlatformHttp
 from webapp.platforms.paging import Belongs, among, within
@@ -81,8 +81,11 @@ RULES = PlatformRules(
                         help="Only for an app made in Shopify's Dev Dashboard and installed on "
                              "your own shop. Orderdock exchanges the client ID and secret for "
                              "an access token and renews it when it expires."),
-        CredentialField("client_secret", "Client secret (Dev Dashboard app, optional)",
-                        secret=True, help="The same app's client secret."),
+        CredentialField("client_secret", "Client secret (optional; needed for webhooks)",
+                        secret=True, help="The same app's client secret, called API secret key for an app "
+                                          "made in the shop admin. Shopify signs its webhooks with it: "
+                                          "enter it to see changes within seconds (with PUBLIC_BASE_URL "
+                                          "set); without it, orders arrive by polling every 5 minutes."),
     ),
     url_help=("The shop's Shopify address, such as https://my-shop.myshopify.com, not its own "
               "domain: see Settings > Domains in the Shopify admin."),
@@ -95,6 +98,7 @@ class ShopifyPlatform(Platform):
     name = "shopify"
     title = "Shopify"
     RULES = RULES
+    WEBHOOK_TOPICS = ("orders/create", "orders/updated", "orders/cancelled")
     RATE = "2/second"  # the Standard plan's leak rate (A7); Advanced and Plus allow more
     fetch_batch = MAX_LIMIT  # ids per orders.json?ids= request
     PLAIN_HTTP_REFUSAL = (
@@ -191,6 +195,61 @@ class ShopifyPlatform(Platform):
 
     def order_url(self, external_id: str) -> str:
         return f"{self.origin}/admin/orders/{clean_text(external_id)}"
+
+    # --- webhooks (A9) ----------------------------------------------------------------------
+
+    @classmethod
+    def webhook_key(cls, credentials: Mapping[str, str], hook_secret: str) -> str:
+        """Shopify signs the webhooks an app subscribes with that app's client secret (A9)."""
+        return clean_text(credentials.get("client_secret"))
+
+    @classmethod
+    def webhooks_unavailable(cls, credentials: Mapping[str, str]) -> str | None:
+        if cls.webhook_key(credentials, ""):
+            return None
+        return ("Shopify webhooks need the app's client secret (its API secret key), which Shopify signs "
+                "them with: edit the store and enter it.")
+
+    @classmethod
+    def read_webhook(cls, headers: Mapping[str, str], body: bytes, key: str) -> WebhookEvent:
+        """``X-Shopify-Hmac-Sha256`` (or, in Shopify's newer format, ``Shopify-Hmac-Sha256``) is
+        base64(HMAC-SHA256(client secret, raw body)); ``X-Shopify-Webhook-Id`` names the delivery."""
+        signature = first_header(headers, "X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256")
+        if not signed_with(key, body, signature):
+            raise WebhookRefused(
+                "A Shopify webhook with a wrong or missing signature was refused. If the app's client secret "
+                "was changed in Shopify, edit the store and enter the new one (Shopify may sign with the old "
+                "one for up to an hour).")
+        topic = first_header(headers, "X-Shopify-Topic", "Shopify-Topic")
+        data = json_object(body)
+        ident = clean_text(data.get("id")) if topic.startswith("orders/") else ""
+        return WebhookEvent(topic=topic, order_ids=(ident,) if ident.isdigit() else (),
+                            delivery_id=first_header(headers, "X-Shopify-Webhook-Id", "Shopify-Webhook-Id"),
+                            changed_at=clean_text(data.get("updated_at")))
+
+    def list_webhooks(self) -> list[RemoteWebhook]:
+        found = []
+        for page, _ in self.client.pages("webhooks", "webhooks"):
+            found += [RemoteWebhook(clean_text(hook.get("id")), clean_text(hook.get("topic")),
+                                    clean_text(hook.get("address"))) for hook in page]
+        return found
+
+    def create_webhook(self, topic: str, address: str, secret: str) -> str:
+        answer = self.client.post("webhooks", {"webhook": {"topic": topic, "address": address, "format": "json"}})
+        hook = answer.get("webhook")
+        ident = clean_text(hook.get("id")) if isinstance(hook, Mapping) else ""
+        if not ident:
+            raise BadPayload("Shopify answered the webhook subscription without its id.")
+        return ident
+
+    def delete_webhook(self, webhook_id: str, address: str) -> None:
+        ident = clean_text(webhook_id)
+        if not ident.isdigit():
+            return
+        try:
+            self.client.delete(f"webhooks/{ident}")
+        except NotFound:
+            pass  # gone already (Shopify deletes one that kept failing)
 
     def orders_url(self) -> str:
         return f"{self.origin}/admin/orders"

@@ -295,11 +295,22 @@ class ShopifyClient:
             raise BadPayload(f"Shopify's answer for {resource} has no {key!r} list.")
         return response, items
 
+    def post(self, resource: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST {base}/{resource}.json``, sent once (creating twice would make two)."""
+        return _object(self._call("POST", resource, json=dict(body), retry=False))
+
+    def delete(self, resource: str) -> None:
+        """``DELETE {base}/{resource}.json``; a 404 is NotFound."""
+        self._call("DELETE", resource)
+
     def _get(self, resource: str, params: Mapping[str, Any] | None) -> requests.Response:
+        return self._call("GET", resource, params=params)
+
+    def _call(self, method: str, resource: str, **kwargs: Any) -> requests.Response:
         url = f"{self.base}/{resource}.json"
-        response = self._send("GET", url, params=params, headers=self._headers())
+        response = self._send(method, url, headers=self._headers(), **kwargs)
         if response.status_code == 401 and self._auth.refresh():
-            response = self._send("GET", url, params=params, headers=self._headers())
+            response = self._send(method, url, headers=self._headers(), **kwargs)
         self._watch(response)
         raise_for_error(response)
         return response

@@ -27,21 +27,25 @@ status change the back office should see.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from webapp.platforms.base import (
     ApiNotAvailable, AuthFailed, BadPayload, CredentialField, NotFound, OrdersPage, Platform,
-    PlatformError, PlatformRules, Rejected, RemoteOrder, RemoteStatus, clean_text, parse_platform_time, unwrap_orders,
+    PlatformError, PlatformRules, Rejected, RemoteOrder, RemoteStatus, RemoteWebhook, WebhookEvent, WebhookRefused,
+    clean_text, first_header, json_object, parse_platform_time, signed_with, unwrap_orders,
 )
 from webapp.platforms.paging import Belongs, PageGuard, among, within
 from webapp.platforms.woocommerce import mapping
 from webapp.platforms.woocommerce.client import API_PATH, PER_PAGE, WooClient
 
 MAX_PAGES = 100_000  # ten million orders: a bound on every paging loop, never reached in practice
+MAX_WEBHOOK_PAGES = 20  # webhooks listed, 100 a page: a shop has a handful
 
 RULES = PlatformRules(
     excluded_initial_statuses=frozenset({"completed", "cancelled", "refunded", "failed", "trash"}),
@@ -152,6 +156,8 @@ class WooCommercePlatform(Platform):
     name = "woocommerce"
     title = "WooCommerce"
     RULES = RULES
+    WEBHOOK_TOPICS = ("order.created", "order.updated")
+    WEBHOOK_OWN_SECRET = True
     RATE = "5/second"  # WooCommerce has no API limit; this keeps a small shared host responsive
     fetch_batch = PER_PAGE  # ids per orders?include= request
 
@@ -316,6 +322,61 @@ class WooCommercePlatform(Platform):
             raise Rejected(f"WooCommerce kept order {ident} in status \"{kept}\" instead of "
                            f"\"{status}\". A plugin on the shop may forbid this change.")
 
+    # -- webhooks (B9) ----------------------------------------------------------------------
+
+    @classmethod
+    def read_webhook(cls, headers: Mapping[str, str], body: bytes, key: str) -> WebhookEvent:
+        """``X-WC-Webhook-Signature`` is base64(HMAC-SHA256(the subscription's secret, raw body))
+        and ``X-WC-Webhook-Delivery-ID`` names the delivery, but only to the second: it is
+        ``wp_hash(webhook id . time)`` (B9), the same for two changes sent in one second (a bulk
+        status change). So the delivery is known by that id with a digest of its body: a delivery
+        sent again is the same bytes. The ping WooCommerce sends when a webhook is created is
+        form-encoded ``webhook_id=<id>`` without a signature, and must get HTTP 200 (B9): it is
+        recognised by exactly that and used for nothing."""
+        signature = first_header(headers, "X-WC-Webhook-Signature")
+        if not signature and _is_ping(body):
+            return WebhookEvent(ping=True)
+        if not signed_with(key, body, signature):
+            raise WebhookRefused(
+                "A WooCommerce webhook with a wrong or missing signature was refused. Its secret is set by "
+                "Orderdock: if the webhook was edited in WooCommerce > Settings > Advanced > Webhooks, delete "
+                "it there and save the store here to register it again.")
+        topic = first_header(headers, "X-WC-Webhook-Topic")
+        data = json_object(body)
+        ident = clean_text(data.get("id")) if topic.startswith("order.") else ""
+        digest = hashlib.sha256(body).hexdigest()[:40]
+        delivery = first_header(headers, "X-WC-Webhook-Delivery-ID")[:64]
+        return WebhookEvent(topic=topic, order_ids=(ident,) if ident.isdigit() else (),
+                            delivery_id=f"{delivery}:{digest}" if delivery else "", changed_at=digest)
+
+    def list_webhooks(self) -> list[RemoteWebhook]:
+        found: list[RemoteWebhook] = []
+        for page in range(1, MAX_WEBHOOK_PAGES + 1):
+            answer = self.client.get_list("webhooks", {"per_page": PER_PAGE, "page": page})
+            found += [RemoteWebhook(clean_text(hook.get("id")), clean_text(hook.get("topic")),
+                                    clean_text(hook.get("delivery_url")), clean_text(hook.get("status")) == "active")
+                      for hook in answer.data if isinstance(hook, dict)]
+            if len(answer.data) < PER_PAGE or (answer.total_pages is not None and page >= answer.total_pages):
+                break
+        return found
+
+    def create_webhook(self, topic: str, address: str, secret: str) -> str:
+        hook = self.client.post("webhooks", {"name": f"Orderdock {topic}", "topic": topic, "delivery_url": address,
+                                             "secret": secret, "status": "active"})
+        ident = clean_text(hook.get("id")) if isinstance(hook, dict) else ""
+        if not ident:
+            raise BadPayload("WooCommerce answered the webhook subscription without its id.")
+        return ident
+
+    def delete_webhook(self, webhook_id: str, address: str) -> None:
+        ident = clean_text(webhook_id)
+        if not ident.isdigit():
+            return
+        try:
+            self.client.delete(f"webhooks/{ident}", {"force": "true"})  # webhooks have no trash
+        except NotFound:
+            pass
+
     def order_url(self, external_id: str) -> str:
         # The classic edit URL; with HPOS on, WooCommerce redirects it to admin.php?page=wc-orders.
         return f"{self.url}/wp-admin/post.php?post={clean_text(external_id)}&action=edit"
@@ -377,6 +438,12 @@ class WooCommercePlatform(Platform):
                     break
             self._paths = mapping.category_paths(categories)
         return self._paths
+
+
+def _is_ping(body: bytes) -> bool:
+    """WooCommerce's creation ping: exactly ``webhook_id=<digits>``, form-encoded (B9)."""
+    pairs = parse_qs(body.decode("latin-1"), keep_blank_values=True) if len(body) < 100 else {}
+    return list(pairs) == ["webhook_id"] and pairs["webhook_id"][0].isdigit()
 
 
 def _row_id(row: dict[str, Any]) -> int:

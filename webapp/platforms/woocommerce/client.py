@@ -132,6 +132,13 @@ class WooClient:
         # PUT with the same body is idempotent, so PlatformHttp may retry it (B6).
         return read_json(self._call("PUT", path, json=dict(body)))
 
+    def post(self, path: str, body: Mapping[str, Any]) -> Any:
+        """Create: sent once, as sending again could create twice."""
+        return read_json(self._call("POST", path, json=dict(body), retry=False))
+
+    def delete(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return read_json(self._call("DELETE", path, params=dict(params or {})))
+
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         if self._auth_params:
             kwargs["params"] = {**kwargs.get("params", {}), **self._auth_params}
