@@ -30,7 +30,7 @@ from webapp.platforms import PLATFORMS
 from webapp.platforms.base import AuthFailed, PlatformError
 from webapp.secrets import SecretUnreadable
 from webapp.sync.platform import platform_for, rules_for
-from webapp.sync.queues import queue
+from webapp.sync.queues import WAITING, job_state, queue
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ RETRY_INTERVALS = [10, 60, 300, 900]
 """Seconds before each new try of a push the shop did not answer (5xx, timeout, 429); the
 last gives up about 20 minutes after the change. Tests set them to 0."""
 JOB_TIMEOUT = 300  # a push is one call, but the HTTP layer may retry it and wait for the budget
-WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED)
 SENT, NOTHING, FAILED = "sent", "nothing to do", "failed"
 
 
@@ -131,7 +130,7 @@ def _enqueue(order_id: int) -> None:
     job_ids = (f"push-{order_id}", f"push-{order_id}-next")
     guard = redis_client().lock(f"orderdock:enqueue:push-{order_id}", timeout=30, blocking_timeout=10)
     with guard:
-        states = {job_id: _job_state(job_id) for job_id in job_ids}
+        states = {job_id: job_state(job_id) for job_id in job_ids}
         if "waiting" in states.values():
             return  # not started yet: it reads the order's status when it runs
         free = next((job_id for job_id, state in states.items() if state is None), None)
@@ -144,7 +143,7 @@ def _enqueue(order_id: int) -> None:
 
 def pending(order_id: int) -> bool:
     """Whether a push of this order is queued, running or waiting for its next try: the order
-    page says "Sending…" and asks again until it is not. Only reads (``_job_state`` also
+    page says "Sending…" and asks again until it is not. Only reads (``job_state`` also
     deletes a finished job, which only the enqueueing side may do). Redis out of reach reads as
     nothing pending: the order page must not fail for want of this hint."""
     for job_id in (f"push-{order_id}", f"push-{order_id}-next"):
@@ -164,21 +163,6 @@ def underway(order_id: int) -> bool:
     shop's echo of it, read meanwhile, is older than what the employee chose: ``importer``
     leaves the status alone until the push is on record, and reads it again after."""
     return bool(redis_client().exists(f"orderdock:push:{order_id}")) or pending(order_id)
-
-
-def _job_state(job_id: str) -> str | None:
-    """"waiting", "running", or None when the id is free (a finished job is deleted)."""
-    try:
-        job = Job.fetch(job_id, connection=redis_client())
-    except NoSuchJobError:
-        return None
-    status = job.get_status(refresh=False)
-    if status in WAITING:
-        return "waiting"
-    if status == JobStatus.STARTED:
-        return "running"
-    job.delete()
-    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,8 +39,6 @@ from datetime import datetime, timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -51,7 +49,7 @@ from webapp.platforms import PLATFORMS
 from webapp.platforms.base import Platform, PlatformError, RemoteWebhook, WebhookEvent
 from webapp.secrets import SecretUnreadable, decrypt
 from webapp.sync.platform import http_for_worker, platform_for, platform_from
-from webapp.sync.queues import queue
+from webapp.sync.queues import job_state, queue
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +64,6 @@ WORKING_WITHIN = timedelta(hours=1)
 REGISTER_AGAIN = timedelta(hours=1)  # a failed registration is tried again by the tick after this
 BUSY_AGAIN = timedelta(seconds=30)  # a job that found the store busy runs again after this
 REFUSALS_LOGGED_EVERY = 600  # seconds: one sync log line per store for a run of refused deliveries
-WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED)
 POLL_EVERY = 5  # minutes: schedule.SYNC_EVERY, named here for the page's sentences
 
 ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
@@ -148,28 +145,13 @@ def enqueue(store_id: int) -> None:
     job_ids = (f"hooks-{store_id}", f"hooks-{store_id}-next")
     guard = redis_client().lock(f"orderdock:enqueue:hooks-{store_id}", timeout=30, blocking_timeout=10)
     with guard:
-        states = {job_id: _job_state(job_id) for job_id in job_ids}
+        states = {job_id: job_state(job_id) for job_id in job_ids}
         if "waiting" in states.values():
             return
         free = next((job_id for job_id, state in states.items() if state is None), None)
         if free is not None:
             queue("sync").enqueue(ORDERS_JOB, store_id, job_id=free, job_timeout=600,
                                   result_ttl=600, failure_ttl=7 * 86400)
-
-
-def _job_state(job_id: str) -> str | None:
-    """"waiting", "running", or None when the id is free (a finished job is deleted)."""
-    try:
-        job = Job.fetch(job_id, connection=redis_client())
-    except NoSuchJobError:
-        return None
-    status = job.get_status(refresh=False)
-    if status in WAITING:
-        return "waiting"
-    if status == JobStatus.STARTED:
-        return "running"
-    job.delete()
-    return None
 
 
 def refused(store: Store | None, message: str) -> None:
@@ -256,7 +238,7 @@ def drop(store_id: int) -> None:
 def again_later(store_id: int) -> None:
     """The store was busy (a long import holds its lock): the ids stay pending, a job runs later."""
     job_id = f"hooks-{store_id}-later"
-    if _job_state(job_id) is None:
+    if job_state(job_id) is None:
         queue("sync").enqueue_in(BUSY_AGAIN, ORDERS_JOB, store_id, job_id=job_id, job_timeout=600,
                                  result_ttl=600, failure_ttl=7 * 86400)
 
@@ -334,7 +316,7 @@ def register_later(store: Store) -> bool:
         return False
     try:
         job_id = f"webhooks-{store.id}"
-        if _job_state(job_id) is None:  # one waiting or running will see the store as saved
+        if job_state(job_id) is None:  # one waiting or running will see the store as saved
             queue("sync").enqueue(REGISTER_JOB, store.id, job_id=job_id, job_timeout=300, result_ttl=600,
                                   failure_ttl=86400)
     except RedisError as error:
