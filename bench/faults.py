@@ -558,10 +558,10 @@ def run_cell(bench: Bench, fault: Fault, platform: str) -> Cell:
 def _play(cell: Cell, ctx: CellContext, fault: Fault, trigger: Trigger) -> None:
     from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
 
+    if fault.setup:  # before the store exists: starting a second worker takes seconds, in which
+        fault.setup(ctx)  # the scheduler's tick would import a new store before the fault is armed
     with ctx.bench.app.app_context():
         ctx.store_id = connect_store(ctx.platform, ctx.sim)
-    if fault.setup:
-        fault.setup(ctx)
     seen = [_phase(cell, ctx, fault, trigger, "import", enqueue_initial_import),
             _phase(cell, ctx, fault, trigger, "sync", enqueue_sync)]
     after = _after_the_fault(cell, ctx)  # always: the recovery is measured whatever was seen
