@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from simulators import woocommerce as woo_sim
 from tests.integration.conftest import post, sign_in
+from tests.integration.test_sync_jobs import wait_until
 from tests.support import factories
 from tests.support.simulators import serving
 from webapp.extensions import db, redis_client
@@ -172,16 +173,6 @@ def log_lines(store_id: int, level: LogLevel) -> list[str]:
 def deliveries_recorded(store_id: int) -> int:
     db.session.remove()
     return db.session.scalar(select(func.count(WebhookDelivery.id)).filter_by(store_id=store_id))
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 # --- R-HOOK-1: a signed delivery brings the change, through one job -------------------------
