@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
