@@ -12,7 +12,7 @@ os.environ["ALLOW_PRIVATE_SHOP_ADDRESSES"] = "1"
 
 pytest_plugins = ["tests.support.services"]
 
-CONNECT_SHOPS_OF_THEIR_OWN = {"test_cdn_blocked.py", "test_demo_spare_shop.py"}
+CONNECT_SHOPS_OF_THEIR_OWN = {"test_cdn_blocked.py", "test_demo_spare_shop.py", "test_operations_page.py"}
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -1,5 +1,9 @@
-"""Background processes: `python worker.py work` runs an RQ worker, `python worker.py schedule`
-runs RQ's cron scheduler. Both build the app so jobs run inside its context (database, Redis).
+"""Background processes: `python worker.py work [--queues default,push,hooks,sync]` runs an RQ
+worker on those queues (all of them when left out, in the order of ``QUEUES``), `python
+worker.py schedule` runs RQ's cron scheduler. Both build the app so jobs run inside its
+context (database, Redis). Any number of workers may run, on any number of machines sharing
+one Redis and one database (docs/deploy.md); one scheduler ticks at a time: a second one
+started elsewhere waits as a standby and takes over when the first stops beating.
 
 Both ride out a Redis outage (R-REL-2): RQ gives up when Redis goes away in the middle of a
 job (and again when it records its own death), so each is started again once Redis answers,
@@ -9,25 +13,33 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import secrets
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 
 from redis import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
-from rq.cron import CronScheduler
+from redis.lock import Lock
+from rq.cron import CronScheduler, StopRequested
 
-from webapp import create_app
+from webapp import create_app, logs
 from webapp.extensions import redis_client
-from webapp.sync import schedule
-from webapp.sync.queues import QUEUES
+from webapp.sync import health, schedule
+from webapp.sync.queues import QUEUES, parse_queues
 
 log = logging.getLogger("worker")
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 10.0  # seconds between looks for Redis, doubling
+LEADER_KEY = "orderdock:scheduler:leader"
+LEADER_SECONDS = 60  # a killed scheduler's standby takes over after at most this long
+STANDBY_LOOK = 5.0  # seconds between a standby scheduler's looks at the leader's lock
 
 
 STOPPING = threading.Event()  # set once the process is asked to stop: never wait for Redis then
@@ -35,6 +47,15 @@ STOPPING = threading.Event()  # set once the process is asked to stop: never wai
 
 class SteadyWorker(Worker):
     """An RQ worker that remembers whether it was asked to stop (SIGTERM, Ctrl-C)."""
+
+    def __init__(self, *args, **kwargs):
+        # Beat every WORKER_BEAT seconds, idle (RQ waits worker_ttl - 15 s for a job between
+        # beats) or busy (the work horse's monitor), so that /healthz sees a killed one soon.
+        # Named after the machine and the process, so the operations page tells them apart (the
+        # suffix: a worker started again in the same process after a Redis outage is a new one).
+        kwargs.setdefault("name", f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(2)}")
+        super().__init__(*args, worker_ttl=health.WORKER_BEAT + 15, job_monitoring_interval=health.WORKER_BEAT,
+                         **kwargs)
 
     def handle_warm_shutdown_request(self):
         STOPPING.set()
@@ -51,16 +72,32 @@ class SteadyCronScheduler(CronScheduler):
     Redis, and when that Redis died with the launcher (killed outright) the failure must end the
     process, not start a wait for Redis that no second signal would interrupt."""
 
+    def __init__(self, *args, leader: Lock, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.leader = leader
+
     def _request_stop(self, signum, frame):
         STOPPING.set()
         super()._request_stop(signum, frame)
 
+    def heartbeat(self) -> None:
+        """After every loop (at most ``schedule.DEAD_RUN_TICK`` s apart): keep the leader's lock too.
+        Lost (this process stalled past LEADER_SECONDS and a standby took over): stop ticking."""
+        try:
+            self.leader.reacquire()
+        except LockError:
+            log.warning("scheduler: another scheduler took over while this one stalled; standing by")
+            raise StopRequested() from None
+        super().heartbeat()
 
-def work(burst: bool = False) -> None:
+
+def work(queues: list[str] | None = None, burst: bool = False) -> None:
+    """An RQ worker on ``queues`` (all of them by default), until asked to stop."""
+    queues = queues or list(QUEUES)
     app = create_app()
     with app.app_context():
         def run_once() -> bool:
-            worker = SteadyWorker(list(QUEUES), connection=redis_client())
+            worker = SteadyWorker(queues, connection=redis_client())
             # RQ's scheduler puts retried jobs (a status push the shop did not answer) back on
             # their queue when their wait is over; without it they would wait forever.
             worker.work(burst=burst, with_scheduler=True)
@@ -73,12 +110,36 @@ def run_scheduler() -> None:
     app = create_app()
     with app.app_context():
         def run_once() -> bool:
-            scheduler = SteadyCronScheduler(connection=redis_client(), logging_level=logging.INFO)
+            leader = lead(redis_client())
+            scheduler = SteadyCronScheduler(connection=redis_client(), logging_level=logging.INFO, leader=leader)
             schedule.register(scheduler)
-            scheduler.start()  # returns when asked to stop
-            return True
+            try:
+                scheduler.start()  # returns when asked to stop, or when it lost the lead
+            finally:
+                _let_go(leader)
+            return STOPPING.is_set()
 
         keep_going("scheduler", run_once, redis_client())
+
+
+def lead(redis: Redis) -> Lock:
+    """The scheduler's lead, once no other scheduler holds it (a standby waits here, saying so
+    once). SIGTERM and Ctrl-C stop a standby at once: it holds nothing."""
+    leader = redis.lock(LEADER_KEY, timeout=LEADER_SECONDS, sleep=STANDBY_LOOK, thread_local=False)
+    if not leader.acquire(blocking=False):
+        log.info("scheduler: another scheduler is ticking; this one stands by and takes over if it stops")
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        leader.acquire(blocking=True)
+        log.info("scheduler: the other scheduler stopped; this one ticks now")
+    return leader
+
+
+def _let_go(leader: Lock) -> None:
+    try:
+        leader.release()
+    except (LockError, *REDIS_DOWN):
+        pass  # lost already, or Redis is away: it expires by itself
 
 
 def keep_going(name: str, run_once: Callable[[], bool], redis: Redis) -> None:
@@ -133,11 +194,17 @@ def wait_for_redis(name: str, redis: Redis) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("role", choices=["work", "schedule"])
+    parser.add_argument("--queues", default="", help="work: the queues to take jobs from, comma-separated "
+                        "(default: all of them): " + ", ".join(QUEUES))
     parser.add_argument("--burst", action="store_true", help="work: stop when the queues are empty")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        queues = parse_queues(args.queues)
+    except ValueError as error:
+        parser.error(str(error))
+    logs.configure()
     if args.role == "work":
-        work(args.burst)
+        work(queues, args.burst)
     else:
         run_scheduler()
 

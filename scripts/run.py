@@ -6,7 +6,7 @@
    for a newcomer to try the wizard with,
 3. apply the database migrations, seed the demo data and connect a demo store to each demo
    shop (``flask stores demo``), which queues their initial imports,
-4. start the web server, the RQ worker and the RQ scheduler as child processes,
+4. start the web server, two RQ workers (initial imports, the rest) and the RQ scheduler,
 5. once the web port answers HTTP, print the URL, the demo login, each demo shop's control
    page (``/_sim/``), where a change to the shop shows in Orderdock within seconds through its
    webhooks (PUBLIC_BASE_URL is this web server unless set), or after the next sync, and
@@ -133,8 +133,14 @@ def process_specs(port: int, shops: list[DemoShop] = ()) -> list[tuple[str, list
         # and a clean graceful stop on SIGTERM. Its error log at "warning": no start-up chatter.
         ("web", [PY, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
                  "--threads", "4", "--graceful-timeout", "5", "--access-logfile", "-", "--error-logfile", "-",
-                 "--log-level", "warning", "--no-control-socket", "webapp:create_app()"], None),
-        ("worker", [PY, str(Path(__file__).resolve()), SPLIT_LOGS, "worker.py", "work"], None),
+                 "--log-level", "warning", "--no-control-socket",
+                 # No webhook token in its log (R-HOOK-2): /hooks/<token>/... is logged masked.
+                 "--logger-class", "webapp.gunicorn_logging.HookTokenLogger", "webapp:create_app()"], None),
+        # Initial imports (hours for a big shop) have a worker of their own, so that the 5-minute
+        # syncs, the webhooks and the status pushes never wait behind one (docs/deploy.md).
+        ("worker", [PY, str(Path(__file__).resolve()), SPLIT_LOGS, "worker.py", "work",
+                    "--queues", "default,push,hooks,sync"], None),
+        ("importer", [PY, str(Path(__file__).resolve()), SPLIT_LOGS, "worker.py", "work", "--queues", "initial"], None),
         ("scheduler", [PY, str(Path(__file__).resolve()), SPLIT_LOGS, "worker.py", "schedule"], None),
         *((shop.name, shop.argv(), shop.stdin()) for shop in shops),
     ]
@@ -498,8 +504,13 @@ def fresh_logs(logs: Path, names: list[str]) -> None:
 def run_with_split_logs(argv: list[str]) -> None:
     """The ``--split-logs`` entry: run the Python script ``argv[0]`` (worker.py) with its
     logging set up as the simulators' is: records below WARNING on stdout (the log file),
-    warnings and errors on stderr (the terminal). worker.py's own ``basicConfig`` then changes
-    nothing, as it only configures a root logger without handlers; RQ logs through it too."""
+    warnings and errors on stderr (the terminal), each line with its job, store and run
+    (``webapp.logs``). worker.py's own ``logs.configure`` then changes nothing, as it only
+    configures a root logger without handlers; RQ logs through it too."""
+    # As `python worker.py`: the project folder first on the path, not scripts/.
+    sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != SCRIPTS)]
+    from webapp import logs
+
     plain = logging.StreamHandler(sys.stdout)
     plain.addFilter(lambda record: record.levelno < logging.WARNING)
     loud = logging.StreamHandler(sys.stderr)
@@ -507,10 +518,7 @@ def run_with_split_logs(argv: list[str]) -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in (plain, loud):
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        root.addHandler(handler)
-    # As `python worker.py`: the project folder first on the path, not scripts/.
-    sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != SCRIPTS)]
+        root.addHandler(logs.prepare(handler))
     sys.argv = list(argv)
     runpy.run_path(str(ROOT / argv[0]), run_name="__main__")
 

@@ -15,7 +15,9 @@ Faults (``POST /_sim/faults`` with ``{"kind", "count": 1, "retry_after": 1, "aft
 in one queue, first in first out; each platform API request takes the fault at the head of the
 queue, if any. ``after: N`` lets N API requests pass untouched before that fault is served, so
 ``{"kind": k, "after": N - 1}`` hits the Nth next API request; with ``count`` > 1 the copies
-follow one another. The control API and the demo page never count. Kinds (``FAULT_KINDS``):
+follow one another. The control API and the demo page never count (``POST /_sim/slow`` with
+``{"seconds": s}`` makes every API answer come s seconds late, a shop on a slow host). Kinds
+(``FAULT_KINDS``):
 
 * "401" .. "503": that status with the platform's own error body ("429" with ``retry_after``);
 * "timeout": the answer comes after ``timeout_seconds`` (longer than a test client waits);
@@ -59,6 +61,7 @@ class SimState:
     stats: dict = field(default_factory=lambda: {"requests": 0, "rate_limited": 0, "faults_served": 0})
     calls: deque = field(default_factory=deque)  # arrival times, for the rate limit
     rate_limit: tuple[int, float] | None = None  # (requests, per seconds) or None
+    slow_seconds: float = 0.0  # every API answer waits this long first: a slow shop (``/_sim/slow``)
     timeout_seconds: float = 3.0
     version: int = 0  # bumped by every change to the shop's orders (see ``selection``)
     selections: dict = field(default_factory=dict)  # (query, version) -> the query's rows
@@ -106,6 +109,9 @@ def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
             state.requests.append(_describe_request())
             fault = _next_fault(state)
             limited = _over_limit(state)
+            slow = state.slow_seconds
+        if slow:
+            time.sleep(slow)  # outside the lock: other requests are slow too, not queued behind it
         if fault and fault["kind"] in PASS_THROUGH:
             replay = _pass_through(state, fault)
             if replay is not None:
@@ -149,6 +155,17 @@ def install(app: Flask, is_api, rate_limit: tuple[int, float] | None = None,
         with state.lock:
             state.requests.clear()
         return jsonify(ok=True)
+
+    @app.post("/_sim/slow")
+    def sim_slow():
+        """``{"seconds": 2}``: every API answer from now on comes that much later (a shop on a slow
+        host: an import takes long without using our CPU); 0 makes it quick again."""
+        seconds = float(request.get_json(force=True).get("seconds", 0))
+        if not 0 <= seconds <= 60:
+            return jsonify(error="seconds must be between 0 and 60"), 400
+        with state.lock:
+            state.slow_seconds = seconds
+        return jsonify(seconds=seconds)
 
     @app.post("/_sim/faults")
     def sim_faults():

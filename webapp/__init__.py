@@ -17,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     conf = settings.load(overrides)
     app = Flask(__name__, instance_path=conf["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(conf)
+    _trust_proxies(app, conf["TRUSTED_PROXIES"])
     converters.register(app)  # R-SEC-5: every <int:…> route takes only ids a row can have
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
@@ -37,6 +38,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     ratelimit.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _trust_proxies(app: Flask, count: int) -> None:
+    """Issue 15: behind ``count`` proxies (nginx: 1) the client's address and scheme are the ones
+    they forward. The Host stays the request's own: nginx passes it through as the client sent it."""
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
 
 
 def _init_login(app: Flask) -> None:

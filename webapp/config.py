@@ -55,6 +55,19 @@ def _minutes(name: str, value: str) -> int:
     return int(value)
 
 
+def _days(name: str, value: str) -> int:
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of days, 1 or more, not {value!r}.")
+    return int(value)
+
+
+def _proxies(value: str) -> int:
+    if not value.strip().isdigit():
+        raise ConfigError(f"TRUSTED_PROXIES must be the number of proxies in front of Orderdock (nginx: 1; "
+                          f"none: 0), not {value!r}.")
+    return int(value)
+
+
 def _rate_limit(name: str, value: str) -> None:
     try:
         parse_many(value)
@@ -100,6 +113,16 @@ def load(overrides: dict | None = None) -> dict:
         # work, its poll (the reconciler) runs every WEBHOOK_POLL_MINUTES instead of every 5.
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", ""),
         "WEBHOOK_POLL_MINUTES": _minutes("WEBHOOK_POLL_MINUTES", env("WEBHOOK_POLL_MINUTES", "30")),
+        # Issue 15 (webapp/sync/retention.py): days the sync log, finished sync runs and webhook
+        # delivery keys are kept. The platforms retry a failed delivery for hours (Shopify 8 times
+        # over 4 hours), never for days, so a week of delivery keys still catches every repeat.
+        "RETAIN_SYNC_LOG_DAYS": _days("RETAIN_SYNC_LOG_DAYS", env("RETAIN_SYNC_LOG_DAYS", "90")),
+        "RETAIN_RUNS_DAYS": _days("RETAIN_RUNS_DAYS", env("RETAIN_RUNS_DAYS", "90")),
+        "RETAIN_WEBHOOK_DELIVERIES_DAYS": _days("RETAIN_WEBHOOK_DELIVERIES_DAYS",
+                                                env("RETAIN_WEBHOOK_DELIVERIES_DAYS", "7")),
+        # Issue 15: proxies in front (nginx: 1) whose X-Forwarded-For and -Proto are believed, so
+        # the sign-in limit per address (R-SEC-3) counts clients, not the proxy; 0 believes none.
+        "TRUSTED_PROXIES": _proxies(env("TRUSTED_PROXIES", "0")),
     }
     config.update(overrides)
     for flag in ("SECURE", "HTTPONLY", "SAMESITE"):  # R-SEC-2: "keep me signed in" as guarded as the session

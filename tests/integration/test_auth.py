@@ -75,8 +75,3 @@ def test_htmx_post_with_csrf_header_is_accepted(client, world):
     assert "Via htmx" in response.get_data(as_text=True)
 
 
-def test_health_check_needs_no_login_and_reports_services(client, world):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json()["database"] == "ok"
-    assert response.get_json()["redis"] == "ok"

@@ -52,9 +52,9 @@ def test_R_CON_6_demo_stores_connect_to_the_simulators_once_and_import_their_ord
         shops = demo_shops({"cartum": cartum, "shopify": shopify, "woocommerce": woocommerce})
         first = runner.invoke(args=["stores", "demo"], input=shops)
         assert first.exit_code == 0 and first.output.count(" connected to ") == 3, first.output
-        jobs = sorted(queue("sync").job_ids)
+        jobs = sorted(queue("initial").job_ids)
         second = runner.invoke(args=["stores", "demo"], input=shops)  # a second `make run` before the worker ran
-        assert second.exit_code == 0 and sorted(queue("sync").job_ids) == jobs and len(jobs) == 3
+        assert second.exit_code == 0 and sorted(queue("initial").job_ids) == jobs and len(jobs) == 3
 
         db.session.remove()
         stores = db.session.scalars(select(Store).order_by(Store.id)).all()

@@ -29,7 +29,7 @@ BANNER = re.compile(r"Sign in at (http://127\.0\.0\.1:\d+/) as (\S+) / (\S+)")
 BANNER_END = re.compile(r"Ctrl-C to stop")
 REDIS_LINE = re.compile(r"Redis: (redis://127\.0\.0\.1:(\d+)/0) \(started for this run\)")
 SPARE_LINE = re.compile(r"^ {4}(Cartum|Shopify|WooCommerce) +(http://127\.0\.0\.1:\d+) +page: (\S+)$")
-CHILDREN = 10  # its own Redis, web, worker, scheduler, a demo and a spare shop per platform
+CHILDREN = 11  # its own Redis, web, worker, importer, scheduler, a demo and a spare shop per platform
 # What the terminal used to scroll with: access lines of the web and the shops, INFO records.
 CHATTER = re.compile(r'"(GET|POST|PUT|DELETE) /|\[INFO\]|rq\.(worker|cron|scheduler)|^INFO |\x1b\[')
 
@@ -181,7 +181,7 @@ def test_make_run_keeps_the_terminal_for_the_banner_warnings_and_errors_and_offe
     is one plain line of the shop's log. The banner lists a spare, unconnected demo shop per
     platform with its Website URL and its page, which shows its access (not the terminal)."""
     instance, logs = demo_run.instance, demo_run.instance / "logs"
-    worker_log = wait_for_line(logs / "worker.log", "Job OK (initial-")  # the demo imports are running
+    worker_log = wait_for_line(logs / "importer.log", "Job OK (initial-")  # the demo imports are running
     woo_log = wait_for_line(logs / "woocommerce-sim.log", "/wp-json/wc/v3/orders/0")
     assert re.search(r'"PUT /wp-json/wc/v3/orders/0\S* HTTP/1\.1" 400', woo_log)
     assert "rq.worker" in worker_log
@@ -279,7 +279,7 @@ def alive(pid: int) -> bool:
 
 def worker_pid(launcher) -> int | None:
     return next((pid for pid in children_of(launcher.proc.pid)
-                 if b"worker.py\x00work" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+                 if b"worker.py\x00work\x00--queues\x00default" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
 
 
 def test_R_REL_2_a_child_that_dies_is_started_again_and_the_product_keeps_running(launcher):

@@ -27,7 +27,7 @@ from tests.support.simulators import serving
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import ImportState, LogLevel, Order, RunState, Store, SyncLogEntry, SyncRun
-from webapp.sync import jobs, runner, schedule
+from webapp.sync import jobs, runner
 from webapp.sync.enqueue import enqueue_initial_import
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,8 +291,8 @@ def test_R_REL_2_a_worker_rides_out_a_restart_of_its_redis_and_runs_the_next_job
             wait_until(lambda: busy.get_status(refresh=True) == "started", 30, "the worker to take the job")
             restart(down_for=2)  # Redis gone for 2 s in the middle of the job
 
-            Queue("default", connection=client).enqueue(schedule.heartbeat)
-            wait_until(lambda: client.get(schedule.HEARTBEAT_KEY) or worker.poll() is not None, 60,
+            after = Queue("default", connection=client).enqueue("time.sleep", 0)
+            wait_until(lambda: after.get_status(refresh=True) == "finished" or worker.poll() is not None, 60,
                        "the next job, after the restart")
             assert worker.poll() is None, "the worker exited: " + worker.stdout.read()[-3000:]
         finally:

@@ -80,7 +80,7 @@ def test_R_CON_6_the_wizard_saves_the_store_and_its_import_runs(client, office, 
         store_id = store.id
         assert saved.headers["Location"].endswith(f"/settings/stores/{store_id}")
         assert store.credentials == {k.removeprefix("credential_"): v for k, v in CREDENTIALS[platform].items()}
-        assert queue("sync").job_ids == [f"initial-{store_id}"]
+        assert queue("initial").job_ids == [f"initial-{store_id}"]
         panel = client.get(f"/settings/stores/{store_id}/progress")
         assert panel.status_code == 200 and 'hx-trigger="every 1s"' in panel.get_data(as_text=True)
         work()

@@ -174,7 +174,7 @@ def test_R_IMP_2_R_IMP_7_initial_import_through_the_job_imports_each_order_once(
         store = connect_store(platform, sim)
         store_id, run = store.id, enqueue_initial_import(store)
         run_id = run.id
-        assert run.state == RunState.QUEUED and queue("sync").job_ids == [f"initial-{store_id}"]
+        assert run.state == RunState.QUEUED and queue("initial").job_ids == [f"initial-{store_id}"]
         work()
 
         run, store = fresh(SyncRun, run_id), db.session.get(Store, store_id)
@@ -342,7 +342,7 @@ def test_R_IMP_2_a_worker_killed_mid_import_resumes_and_imports_each_order_once(
         redis.delete(lock_key(store_id))
 
         resumed = enqueue_initial_import(store)  # what the next tick does
-        assert resumed.id == run_id and queue("sync").job_ids == [f"initial-{store_id}"]
+        assert resumed.id == run_id and queue("initial").job_ids == [f"initial-{store_id}"]
         restarted = start_worker(app, "--burst")
         output, _ = restarted.communicate(timeout=120)
 
@@ -363,8 +363,8 @@ def test_R_IMP_7_two_workers_syncing_one_store_at_once_create_no_duplicates(app,
     with serving("cartum", orders=SHOP_ORDERS) as sim:
         store_id = connect_store("cartum", sim).id
         # Two jobs for one store under different ids, as if enqueued behind the fixed ids' back.
-        first = queue("sync").enqueue(jobs.initial_import, store_id)
-        second = queue("sync").enqueue(jobs.initial_import, store_id)
+        first = queue("initial").enqueue(jobs.initial_import, store_id)
+        second = queue("initial").enqueue(jobs.initial_import, store_id)
         workers = [start_worker(app, "--burst") for _ in range(2)]
         outputs = [w.communicate(timeout=120)[0] for w in workers]
 
@@ -469,7 +469,7 @@ def test_R_IMP_3_the_tick_enqueues_each_due_store_once(office, redis):
 
     first = schedule.enqueue_due_stores()
     second = schedule.enqueue_due_stores()  # the next tick, before a worker ran anything
-    assert sorted(queue("sync").job_ids) == sorted([f"sync-{due}", f"initial-{new}"])
+    assert sorted(queue("sync").job_ids + queue("initial").job_ids) == sorted([f"sync-{due}", f"initial-{new}"])
     assert len(first) == 2 and second == []  # their new runs are not due yet
     assert enqueue_sync(db.session.get(Store, due)).id in first  # a job queued: its run, no other
     assert db.session.scalar(select(func.count(SyncRun.id)).where(SyncRun.state == RunState.QUEUED)) == 2

@@ -34,7 +34,7 @@ from webapp.models import (
 from webapp.models.types import utcnow
 from webapp.platforms import PLATFORMS as ADAPTERS
 from webapp.stores_cli import StoreSpec, connect
-from webapp.sync import jobs, schedule, status_push, webhooks
+from webapp.sync import jobs, retention, schedule, status_push, webhooks
 from webapp.sync.enqueue import enqueue_initial_import, enqueue_sync
 from webapp.sync.limits import store_lock
 from webapp.sync.queues import QUEUES, queue
@@ -193,7 +193,7 @@ def test_R_HOOK_1_a_signed_delivery_brings_the_change_once_its_job_ran(client, o
         # (bench/webhooks.py measures how soon a change shows).
         assert len(sim.control("GET", "requests")) == calls
         assert "Set-Cookie" not in response.headers  # no session for a shop
-        assert queue("sync").job_ids == [f"hooks-{store_id}"]
+        assert queue("hooks").job_ids == [f"hooks-{store_id}"]
         assert Decimal(9) not in quantities(order_id)  # the job brings it, not the request
 
         work()
@@ -241,7 +241,7 @@ def test_R_HOOK_2_a_wrong_signature_is_refused_logged_and_starts_nothing(client,
         tampered = (tampered[0], tampered[1].replace(b'"id"', b'"id" ', 1), tampered[2])  # the body changed on the way
         assert deliver(client, store_id, platform, tampered).status_code == 401
 
-        assert queue("sync").job_ids == [] and deliveries_recorded(store_id) == 0
+        assert queue("hooks").job_ids == [] and deliveries_recorded(store_id) == 0
         [line] = log_lines(store_id, LogLevel.REFUSED)  # one line for the run of refusals
         assert "wrong or missing signature was refused" in line
         assert "edit the store" in line or "save the store" in line  # what to do
@@ -264,7 +264,7 @@ def test_R_HOOK_2_unknown_addresses_other_platforms_and_deleted_stores_get_401(c
         store.deleted_at = utcnow()
         db.session.commit()
         assert deliver(client, store_id, "shopify", delivery("shopify", sim, external_id)).status_code == 401
-        assert queue("sync").job_ids == [] and deliveries_recorded(store_id) == 0
+        assert queue("hooks").job_ids == [] and deliveries_recorded(store_id) == 0
 
 
 def test_R_HOOK_2_cartum_deliveries_are_proven_by_the_address_alone(client, office, redis):
@@ -276,7 +276,7 @@ def test_R_HOOK_2_cartum_deliveries_are_proven_by_the_address_alone(client, offi
         assert client.open("/hooks/a-guessed-token/cartum", method=method, data=body,
                            headers=headers).status_code == 401
         assert deliver(client, store_id, "cartum", (method, body, headers)).status_code == 200
-        assert queue("sync").job_ids == [f"hooks-{store_id}"]
+        assert queue("hooks").job_ids == [f"hooks-{store_id}"]
 
 
 def test_R_HOOK_2_woocommerce_s_unsigned_creation_ping_gets_200_and_nothing_else(client, office, redis):
@@ -284,7 +284,7 @@ def test_R_HOOK_2_woocommerce_s_unsigned_creation_ping_gets_200_and_nothing_else
         store_id = imported("woocommerce", sim)
         ping = ("POST", b"webhook_id=17", {"Content-Type": "application/x-www-form-urlencoded"})
         assert deliver(client, store_id, "woocommerce", ping).status_code == 200
-        assert queue("sync").job_ids == [] and deliveries_recorded(store_id) == 0
+        assert queue("hooks").job_ids == [] and deliveries_recorded(store_id) == 0
         assert log_lines(store_id, LogLevel.REFUSED) == []
         # Anything else unsigned is not a ping.
         fake = ("POST", b"webhook_id=17&id=5", {"Content-Type": "application/x-www-form-urlencoded"})
@@ -336,7 +336,7 @@ def test_R_HOOK_3_the_same_delivery_twice_makes_one_change_and_one_job(client, o
         assert deliver(client, store_id, platform, message).status_code == 200
         work()
         assert deliver(client, store_id, platform, message).status_code == 200  # a retry after all that
-        assert queue("sync").job_ids == []
+        assert queue("hooks").job_ids == []
         work()
 
         [run] = webhook_runs(store_id)
@@ -384,7 +384,7 @@ def test_R_HOOK_3_two_copies_at_once_make_one_change_and_one_job(live, office, r
         for sender in senders:
             sender.join(timeout=15)
         assert answers == [200] * 4
-        assert deliveries_recorded(store_id) == 1 and queue("sync").job_ids == [f"hooks-{store_id}"]
+        assert deliveries_recorded(store_id) == 1 and queue("hooks").job_ids == [f"hooks-{store_id}"]
         work()
         [run] = webhook_runs(store_id)
         assert run.updated == 1 and Decimal(9) in quantities(order_id)
@@ -417,7 +417,7 @@ def test_R_HOOK_3_a_burst_of_deliveries_is_one_job(client, office, redis):
         for order in orders:
             assert deliver(client, store_id, "woocommerce",
                            delivery("woocommerce", sim, order.external_id)).status_code == 200
-        assert queue("sync").job_ids == [f"hooks-{store_id}"]
+        assert queue("hooks").job_ids == [f"hooks-{store_id}"]
         work()
         [run] = webhook_runs(store_id)
         assert run.expected == run.fetched == 5 and run.unchanged == 5
@@ -435,7 +435,7 @@ def test_R_HOOK_3_a_store_busy_with_a_long_import_keeps_the_orders_for_later(cli
             assert held is not None
             work()
         assert Decimal(9) not in quantities(order_id) and webhook_runs(store_id) == []
-        assert f"hooks-{store_id}-later" in queue("sync").scheduled_job_registry.get_job_ids()
+        assert f"hooks-{store_id}-later" in queue("hooks").scheduled_job_registry.get_job_ids()
         assert webhooks.has_pending(store_id)
 
         schedule.enqueue_due_stores()  # the tick (or the job scheduled for later) takes them
@@ -470,7 +470,7 @@ def test_R_HOOK_3_delivery_keys_are_kept_a_week(app, office, redis):
     db.session.add_all([WebhookDelivery(store_id=store.id, delivery_key="old", received_at=utcnow() - timedelta(days=8)),
                         WebhookDelivery(store_id=store.id, delivery_key="new", received_at=utcnow() - timedelta(days=6))])
     db.session.commit()
-    assert schedule.forget_old_deliveries() == 1
+    assert retention.forget_old_deliveries() == 1
     assert db.session.scalars(select(WebhookDelivery.delivery_key)).all() == ["new"]
 
 
@@ -553,7 +553,7 @@ def test_R_HOOK_5_an_echo_read_while_our_push_is_under_way_does_not_undo_a_newer
         before = feed_of(order_id)
 
         assert deliver(client, store_id, "woocommerce", delivery("woocommerce", sim, external_id)).status_code == 200
-        SimpleWorker([queue("sync")], connection=redis_client()).work(burst=True)  # the webhook's job alone
+        SimpleWorker([queue("hooks")], connection=redis_client()).work(burst=True)  # the webhook's job alone
         assert fresh(Order, order_id).status_id == ours("Cancelled")
         assert feed_of(order_id) == before
 
@@ -611,7 +611,7 @@ def test_R_HOOK_4_connecting_registers_the_webhooks_and_deleting_the_store_remov
         assert wizard(client, office, platform, sim).status_code == 302
         store = db.session.scalar(select(Store))
         store_id, address = store.id, f"{live}/hooks/{store.hook_token}/{platform}"
-        assert f"webhooks-{store_id}" in queue("sync").job_ids
+        assert f"webhooks-{store_id}" in queue("hooks").job_ids
         work()
 
         found = subscriptions(sim)
@@ -666,7 +666,7 @@ def test_R_HOOK_4_without_a_public_address_the_store_page_says_updates_come_by_p
     with serving("woocommerce", orders=ORDERS, **SIMULATOR) as sim:
         assert wizard(client, office, "woocommerce", sim).status_code == 302
         store_id = db.session.scalar(select(Store.id))
-        assert f"webhooks-{store_id}" not in queue("sync").job_ids
+        assert f"webhooks-{store_id}" not in queue("hooks").job_ids
         work()
         assert subscriptions(sim) == []
         page = store_page(client, store_id)
@@ -769,7 +769,7 @@ def test_R_HOOK_6_deliveries_the_shop_dropped_are_caught_by_the_next_poll(live, 
         dropped = wait_until(lambda: [d for d in sim.control("GET", "webhooks/deliveries",
                                                               params={"order_id": external_id})
                                       if d["error"] == "dropped by fault"], 10, "the dropped delivery")
-        assert dropped and queue("sync").job_ids == []
+        assert dropped and queue("hooks").job_ids == []
 
         run_id = enqueue_sync(fresh(Store, store_id)).id  # the poll
         work()
@@ -838,7 +838,7 @@ def test_R_HOOK_2_a_delivery_the_shop_signed_wrong_is_refused_and_left_to_the_po
         change_quantity(platform, sim, external_id, 9)
         [answer] = delivered(sim, external_id)
         assert answer["status_code"] == 401
-        assert queue("sync").job_ids == [] and len(log_lines(store_id, LogLevel.REFUSED)) == 1
+        assert queue("hooks").job_ids == [] and len(log_lines(store_id, LogLevel.REFUSED)) == 1
         work()
         assert Decimal(9) not in quantities(order_id)
         enqueue_sync(fresh(Store, store_id))  # R-HOOK-6: the poll brings it

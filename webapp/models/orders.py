@@ -269,7 +269,8 @@ class FeedEntry(db.Model):
     kind: Mapped[FeedKind] = mapped_column(str_enum(FeedKind, 16))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
     # The sync run that brought this change from the shop (R-REL-4); None for employees' entries.
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    # Indexed: pruning old runs (sync/retention.py) finds their entries without a scan.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -117,6 +117,9 @@ class Store(db.Model):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Issue 15, the operations page: the newest order the shop has shown a sync (its own created
+    # time, set by the importer, never moved back); against the newest imported, the store's lag.
+    shop_newest_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     manager_turn: Mapped[int] = mapped_column(Integer, default=0)  # round-robin position
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # R-HOOK-1..4 (webapp/sync/webhooks.py): the unguessable part of the address the shop sends

@@ -5,8 +5,8 @@ A delivery's key is the platform's own delivery id where it sends one (Shopify
 the order and what the body says of its state (Cartum, see ``sync/webhooks.delivery_key``).
 The unique key (store, delivery key) makes a repeated delivery, or two copies arriving at once,
 fail to insert: the second is answered 200 and does nothing. Rows older than
-``sync/webhooks.KEEP_DELIVERIES`` are deleted by the scheduler's tick: the platforms retry for
-hours (Shopify 4, WooCommerce less), not for days.
+RETAIN_WEBHOOK_DELIVERIES_DAYS (7) are deleted by the hourly prune (``sync/retention``): the
+platforms retry for hours (Shopify 4, WooCommerce less), not for days.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Role in ``sync/``: start background syncs — commit the SyncRun row, then enqueue the job
-on the "sync" queue under a fixed job id, so that nothing piles up.
+on its queue ("initial" or "sync") under a fixed job id, so that nothing piles up.
 
 A job id that is queued, or started by a live run, is left alone and its run returned. A
 "started" job whose store lock is free belongs to a worker that died (SIGKILL, lost
@@ -90,9 +90,9 @@ def _enqueue(store: Store, kind: RunKind, job_id: str, func: Callable, *, reuse:
         run.state = RunState.QUEUED
         db.session.add(run)
         db.session.commit()  # before the job exists: the worker must find the row
-        queue("sync").enqueue(func, store.id, *args, run_id=run.id, job_id=job_id,
-                              job_timeout=TIMEOUTS[job_id.split("-")[0]],
-                              result_ttl=RESULT_TTL, failure_ttl=7 * 86400)
+        on = queue("initial" if kind == RunKind.INITIAL else "sync")
+        on.enqueue(func, store.id, *args, run_id=run.id, job_id=job_id, job_timeout=TIMEOUTS[job_id.split("-")[0]],
+                   result_ttl=RESULT_TTL, failure_ttl=7 * 86400)
         return run
 
 

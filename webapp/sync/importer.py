@@ -92,7 +92,17 @@ def import_orders(store: Store, run: SyncRun, orders: Sequence[RemoteOrder], *,
         for remote in orders:
             result.count(_import_one(page, remote, initial))
     _add_counts(run, result, fetched=fetched)
+    _note_newest_on_shop(store, orders)
     return result
+
+
+def _note_newest_on_shop(store: Store, orders: Sequence[RemoteOrder]) -> None:
+    """The operations page's lag (issue 15): the newest order the shop has shown us, imported or
+    not. Never moved back: a page of older orders (re-read by id, retried) says nothing of newer
+    ones. Set after the page's SAVEPOINT, whose rollback would take the change with it."""
+    newest = max((remote.created_at for remote in orders), default=None)
+    if newest is not None and (store.shop_newest_order_at is None or newest > store.shop_newest_order_at):
+        store.shop_newest_order_at = newest
 
 
 def _last_of_each(orders: Sequence[RemoteOrder]) -> list[RemoteOrder]:

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import Select, func, select, update
 
+from webapp import logs
 from webapp.extensions import db
 from webapp.models import (
     FailedOrder, ImportState, LogLevel, Order, RunKind, RunState, Status, StatusGroup, Store, SyncLogEntry, SyncRun,
@@ -83,7 +84,8 @@ def sync_orders(store_id: int, external_ids: Sequence[str], run_id: int | None =
 @in_app_context
 def push_status(order_id: int) -> str:
     """R-STA-1/3: the order's current status sent to its platform, when still needed."""
-    return status_push.push(order_id)
+    with logs.bound(order=order_id):
+        return status_push.push(order_id)
 
 
 @in_app_context
@@ -106,7 +108,8 @@ def webhook_orders(store_id: int) -> int | None:
 @in_app_context
 def register_webhooks(store_id: int) -> str:
     """R-HOOK-4: the store's webhook subscriptions made right on its shop."""
-    return webhooks.register(store_id)
+    with logs.bound(store=store_id):
+        return webhooks.register(store_id)
 
 
 @in_app_context

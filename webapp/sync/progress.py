@@ -8,14 +8,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from webapp.extensions import db, redis_client
-from webapp.models import RunState, Store, SyncRun
+from webapp.extensions import db
+from webapp.models import RunKind, RunState, Store, SyncRun
 from webapp.models.types import utcnow
-from webapp.sync.schedule import HEARTBEAT_KEY
+from webapp.sync import health
 
 ACTIVE = (RunState.QUEUED, RunState.RUNNING)
 WORKER_GRACE = timedelta(seconds=20)
-"""A run queued longer than this with no worker heartbeat: say the worker seems to be down."""
+"""A run queued longer than this with no live worker on its queue: say the worker seems to be down."""
 
 
 @dataclass(frozen=True)
@@ -62,4 +62,4 @@ def seconds_left(run: SyncRun) -> int | None:
 
 def _worker_missing(run: SyncRun) -> bool:
     waited = utcnow() - run.created_at
-    return waited > WORKER_GRACE and not redis_client().exists(HEARTBEAT_KEY)
+    return waited > WORKER_GRACE and not health.listened("initial" if run.kind == RunKind.INITIAL else "sync")

@@ -24,9 +24,11 @@ from typing import TypeVar
 
 from flask import has_app_context
 from redis.exceptions import RedisError
+from rq import get_current_job
 from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
+from webapp import logs
 from webapp.extensions import db
 from webapp.models import ImportState, LogLevel, RunKind, RunState, Store, SyncLogEntry, SyncRun
 from webapp.models.types import utcnow
@@ -169,8 +171,10 @@ def in_app_context(job: Callable) -> Callable:
 
             with create_app().app_context():
                 return wrapper(*args, **kwargs)
+        current = get_current_job()
         try:
-            return job(*args, **kwargs)
+            with logs.bound(job=current.id if current else None):
+                return job(*args, **kwargs)
         finally:
             db.session.remove()
     return wrapper
@@ -178,7 +182,14 @@ def in_app_context(job: Callable) -> Callable:
 
 def run_store_job(store_id: int, run_id: int | None, kind: RunKind, body: Callable[[Context], None],
                   *, wait: float = 0, progress: Progress | None = None) -> int | None:
-    """Run ``body`` for an active store under its lock; the run's id, or None when nothing ran."""
+    """Run ``body`` for an active store under its lock; the run's id, or None when nothing ran.
+    Every log line meanwhile says the store and the run (``logs.bound``)."""
+    with logs.bound(store=store_id, run=run_id):
+        return _run_locked(store_id, run_id, kind, body, wait, progress)
+
+
+def _run_locked(store_id: int, run_id: int | None, kind: RunKind, body: Callable[[Context], None],
+                wait: float, progress: Progress | None) -> int | None:
     store = db.session.get(Store, store_id)
     if store is None or store.deleted_at is not None or not store.enabled:
         _close_skipped(run_id, INACTIVE)
@@ -198,8 +209,10 @@ def run_store_job(store_id: int, run_id: int | None, kind: RunKind, body: Callab
             if not transient(error):
                 raise
             return _fail(store_id, run_id, DATABASE.format(detail=_first_line(error)), kind)
-        return _run(store_id, run_id, Context(db.session.get(Store, store_id), db.session.get(SyncRun, run_id),
-                                              lock, progress), body)
+        with logs.bound(run=run_id):  # a run made now has its id only from here
+            log.info("%s run started", kind.value)
+            return _run(store_id, run_id, Context(db.session.get(Store, store_id), db.session.get(SyncRun, run_id),
+                                                  lock, progress), body)
 
 
 def _run(store_id: int, run_id: int, ctx: Context, body: Callable[[Context], None]) -> int | None:
@@ -254,6 +267,8 @@ def _succeed(store_id: int, run_id: int) -> int:
     run.finished_at = store.last_success_at = utcnow()
     store.last_error = store.last_error_at = None
     db.session.commit()
+    log.info("run succeeded: %s fetched, %s created, %s updated, %s unchanged, %s skipped, %s failed",
+             run.fetched, run.created, run.updated, run.unchanged, run.skipped, run.failed)
     return run_id
 
 

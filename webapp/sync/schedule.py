@@ -1,10 +1,10 @@
 """Role in ``sync/``: the periodic ticks, run by RQ's own cron scheduler (`python worker.py schedule`).
 
-Every periodic job is listed in ``register``: the heartbeat that lets the operator see that
-the worker and the scheduler are alive (`/healthz`), and ``enqueue_due_stores``, which every
+Every periodic job is listed in ``register``: ``enqueue_due_stores``, which every
 minute starts the initial imports still to do (R-CON-6) and the 5-minute syncs (R-IMP-3),
 (with the webhooks, R-HOOK-3/4/6: registered where they are not yet, orders they named and
-no job took, a slower poll while they work, and ``forget_old_deliveries`` every hour),
+no job took, a slower poll while they work), ``prune_old_rows`` every hour (issue 15: the
+sync log, finished runs and webhook delivery keys past their RETAIN_* days, ``retention``),
 and ``resume_dead_runs``, which every DEAD_RUN_TICK seconds resumes a run whose worker died
 (R-REL-3): a run RUNNING whose store lock is free has no live holder, since a run takes the
 lock before it turns RUNNING and turns SUCCEEDED or FAILED before it lets go. With the
@@ -15,31 +15,22 @@ interval in the queue is dropped (``ttl``), so nothing piles up behind a busy wo
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 from rq.cron import CronScheduler
 from sqlalchemy import select
 
-from webapp.extensions import db, redis_client
+from webapp.extensions import db
 from webapp.models import ImportState, RunKind, RunState, Store, SyncRun
 from webapp.models.types import utcnow
-from webapp.sync import webhooks
+from webapp.sync import retention, webhooks
 from webapp.sync.limits import store_locked
 from webapp.sync.runner import in_app_context
 
-HEARTBEAT_KEY = "orderdock:heartbeat"
-HEARTBEAT_EVERY = 60  # seconds
 TICK_EVERY = 60  # seconds between looks for due stores
 SYNC_EVERY = timedelta(minutes=5)  # R-IMP-3
 DEAD_RUN_TICK = 20  # seconds between looks for dead runs: + LOCK_SECONDS (15) < a minute
-
-
-def heartbeat() -> float:
-    """Record when a worker last ran a scheduled job; read by the health check."""
-    now = time.time()
-    redis_client().set(HEARTBEAT_KEY, now, ex=HEARTBEAT_EVERY * 5)
-    return now
+PRUNE_EVERY = 3600  # seconds between retention's prunes (issue 15)
 
 
 @in_app_context
@@ -68,9 +59,9 @@ def _webhooks_due(store: Store, waiting: set[int]) -> None:
 
 
 @in_app_context
-def forget_old_deliveries() -> int:
-    """R-HOOK-3: the delivery keys older than ``webhooks.KEEP_DELIVERIES`` deleted; how many."""
-    return webhooks.forget_old_deliveries()
+def prune_old_rows() -> dict[str, int]:
+    """Issue 15: what is older than its RETAIN_* setting deleted (``retention.prune``); how many."""
+    return retention.prune()
 
 
 @in_app_context
@@ -112,9 +103,10 @@ def _due(store: Store, now: datetime) -> bool:
 
 
 def register(scheduler: CronScheduler) -> None:
-    scheduler.register(heartbeat, queue_name="default", interval=HEARTBEAT_EVERY)
     scheduler.register(enqueue_due_stores, queue_name="default", interval=TICK_EVERY,
                        ttl=TICK_EVERY, result_ttl=TICK_EVERY * 5)
     scheduler.register(resume_dead_runs, queue_name="default", interval=DEAD_RUN_TICK,
                        ttl=DEAD_RUN_TICK, result_ttl=DEAD_RUN_TICK * 5)
-    scheduler.register(forget_old_deliveries, queue_name="default", interval=3600, ttl=3600, result_ttl=3600)
+    # A first prune of a big database may take minutes; stopped by its timeout, it goes on next hour.
+    scheduler.register(prune_old_rows, queue_name="default", interval=PRUNE_EVERY, ttl=PRUNE_EVERY,
+                       result_ttl=PRUNE_EVERY, job_timeout=PRUNE_EVERY // 2)

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db, redis_client
@@ -56,9 +56,6 @@ log = logging.getLogger(__name__)
 ORDERS_JOB = "webapp.sync.jobs.webhook_orders"  # by name: jobs.py imports this module
 REGISTER_JOB = "webapp.sync.jobs.register_webhooks"
 UNREGISTER_JOB = "webapp.sync.jobs.unregister_webhooks"
-KEEP_DELIVERIES = timedelta(days=7)
-"""Delivery keys are kept this long: the platforms retry a failed delivery for hours (Shopify
-8 times over 4 hours), never for days."""
 WORKING_WITHIN = timedelta(hours=1)
 """A store whose last verified delivery came within this is polled every WEBHOOK_POLL_MINUTES."""
 REGISTER_AGAIN = timedelta(hours=1)  # a failed registration is tried again by the tick after this
@@ -150,7 +147,7 @@ def enqueue(store_id: int) -> None:
             return
         free = next((job_id for job_id, state in states.items() if state is None), None)
         if free is not None:
-            queue("sync").enqueue(ORDERS_JOB, store_id, job_id=free, job_timeout=600,
+            queue("hooks").enqueue(ORDERS_JOB, store_id, job_id=free, job_timeout=600,
                                   result_ttl=600, failure_ttl=7 * 86400)
 
 
@@ -239,7 +236,7 @@ def again_later(store_id: int) -> None:
     """The store was busy (a long import holds its lock): the ids stay pending, a job runs later."""
     job_id = f"hooks-{store_id}-later"
     if job_state(job_id) is None:
-        queue("sync").enqueue_in(BUSY_AGAIN, ORDERS_JOB, store_id, job_id=job_id, job_timeout=600,
+        queue("hooks").enqueue_in(BUSY_AGAIN, ORDERS_JOB, store_id, job_id=job_id, job_timeout=600,
                                  result_ttl=600, failure_ttl=7 * 86400)
 
 
@@ -264,14 +261,6 @@ def note_received(store: Store, batch: Batch) -> None:
     moment = batch.last or utcnow()
     if store.hook_received_at is None or moment > store.hook_received_at:
         store.hook_received_at = moment
-
-
-def forget_old_deliveries(now: datetime | None = None) -> int:
-    """R-HOOK-3's keys kept bounded: those older than KEEP_DELIVERIES go (the tick)."""
-    cutoff = (now or utcnow()) - KEEP_DELIVERIES
-    result = db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.received_at < cutoff))
-    db.session.commit()
-    return result.rowcount or 0
 
 
 def waiting_stores() -> list[int]:
@@ -317,7 +306,7 @@ def register_later(store: Store) -> bool:
     try:
         job_id = f"webhooks-{store.id}"
         if job_state(job_id) is None:  # one waiting or running will see the store as saved
-            queue("sync").enqueue(REGISTER_JOB, store.id, job_id=job_id, job_timeout=300, result_ttl=600,
+            queue("hooks").enqueue(REGISTER_JOB, store.id, job_id=job_id, job_timeout=300, result_ttl=600,
                                   failure_ttl=86400)
     except RedisError as error:
         log.warning("store %s: webhook registration not enqueued (%s); the tick does it", store.id, error)
@@ -440,7 +429,7 @@ def unregister_later(store: Store) -> bool:
                 "timezone": store.timezone or "", "language": store.language or "",
                 "token": store.hook_token, "ids": list(store.hook_ids or []), "address": store.hook_address or ""}
     try:
-        queue("sync").enqueue(UNREGISTER_JOB, json.dumps(snapshot), job_id=f"webhooks-gone-{store.id}",
+        queue("hooks").enqueue(UNREGISTER_JOB, json.dumps(snapshot), job_id=f"webhooks-gone-{store.id}",
                               job_timeout=300, result_ttl=60, failure_ttl=86400,
                               retry=Retry(max=3, interval=[60, 600, 3600]))
     except RedisError as error:

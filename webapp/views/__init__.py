@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.views import auth, clients, hooks, notifications, orders, products, settings, stores, system
 
     from webapp.views import order_updates  # noqa: F401  (adds the update routes to orders.bp)
+    from webapp.views import operations  # noqa: F401  (adds Settings > Operations to settings.bp)
 
     for module in (auth, orders, clients, products, settings, stores, notifications, system, hooks):
         app.register_blueprint(module.bp)
