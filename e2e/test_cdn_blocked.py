@@ -12,15 +12,12 @@ from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
 from e2e.conftest import follow, screenshot, swapped
-from e2e.test_imported_orders import WORKER_MS, wait_for
+from e2e.test_imported_orders import WORKER_MS, imported_woo_store
 from e2e.test_security import csp_report, reported, store_with_a_running_import  # noqa: F401 (csp_report is a fixture)
 from e2e.test_stores import open_wizard
-from simulators.woocommerce import CONSUMER_KEY, CONSUMER_SECRET
 from tests.support.simulators import serving
 from webapp.extensions import db
-from webapp.models import Employee, ImportState, Notification, Order, Store, SyncRun
-from webapp.stores_cli import StoreSpec, connect
-from webapp.sync.enqueue import enqueue_initial_import
+from webapp.models import Employee, Notification, Order, SyncRun
 from webapp.templating import HTMX_FALLBACK, HTMX_SRI, HTMX_URL
 
 COPY = f"/static/{HTMX_FALLBACK}"
@@ -48,18 +45,7 @@ def on_the_copy(page, cdn_blocked, csp_report):  # noqa: F811 (the fixture impor
 def imported_shop(live_app, worker):
     """A small WooCommerce store connected to its simulator, imported by the worker."""
     with serving("woocommerce", orders=5) as sim, live_app.app_context():
-        spec = StoreSpec("woocommerce", "Offline-proof shop", sim.url, "Main workshop", "Online order",
-                         {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}, guess_statuses=True)
-        store = connect(spec)
-        db.session.add(store)
-        db.session.commit()
-        enqueue_initial_import(store)
-        store_id = store.id
-
-        def imported() -> bool:
-            db.session.remove()
-            return db.session.get(Store, store_id).import_state == ImportState.DONE
-        wait_for(imported, "the initial import")
+        store_id = imported_woo_store(sim, "Offline-proof shop")
         order_id = db.session.scalar(select(Order.id).filter_by(store_id=store_id).order_by(Order.id))
         db.session.remove()
         yield order_id

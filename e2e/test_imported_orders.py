@@ -34,16 +34,22 @@ WORKER_MS = 90_000
 def shop(live_app, worker):
     """A WooCommerce store connected to its simulator, its initial import done by the worker."""
     with serving("woocommerce", orders=40) as sim, live_app.app_context():
-        spec = StoreSpec("woocommerce", NAME, sim.url, "Main workshop", "Online order",
-                         {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}, guess_statuses=True)
-        store = connect(spec)
-        db.session.add(store)
-        db.session.commit()
-        enqueue_initial_import(store)
-        store_id = store.id
-        wait_for(lambda: _fresh(store_id).import_state == ImportState.DONE, "the initial import")
+        store_id = imported_woo_store(sim, NAME)
         db.session.remove()
         yield sim, store_id
+
+
+def imported_woo_store(sim, name: str) -> int:
+    """A WooCommerce store connected to ``sim`` whose initial import the worker finished; its id."""
+    spec = StoreSpec("woocommerce", name, sim.url, "Main workshop", "Online order",
+                     {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}, guess_statuses=True)
+    store = connect(spec)
+    db.session.add(store)
+    db.session.commit()
+    enqueue_initial_import(store)
+    store_id = store.id
+    wait_for(lambda: _fresh(store_id).import_state == ImportState.DONE, "the initial import")
+    return store_id
 
 
 def _fresh(store_id: int) -> Store:

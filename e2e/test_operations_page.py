@@ -9,13 +9,10 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from e2e.conftest import follow, screenshot, swapped
-from e2e.test_imported_orders import wait_for
-from simulators.woocommerce import CONSUMER_KEY, CONSUMER_SECRET
+from e2e.test_imported_orders import imported_woo_store
 from tests.support.simulators import serving
 from webapp.extensions import db
-from webapp.models import FailedOrder, ImportState, Store, SyncRun
-from webapp.stores_cli import StoreSpec, connect
-from webapp.sync.enqueue import enqueue_initial_import
+from webapp.models import FailedOrder, SyncRun
 
 NAME = "E2E Operations shop"
 
@@ -25,14 +22,7 @@ def ops_shop(live_app, worker):
     """A WooCommerce store imported by the worker, with one order kept for retry (as one the shop
     sent broken would be); its id and the orders its runs wrote."""
     with serving("woocommerce", orders=30) as sim, live_app.app_context():
-        spec = StoreSpec("woocommerce", NAME, sim.url, "Main workshop", "Online order",
-                         {"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}, guess_statuses=True)
-        store = connect(spec)
-        db.session.add(store)
-        db.session.commit()
-        enqueue_initial_import(store)
-        store_id = store.id
-        wait_for(lambda: _fresh(store_id).import_state == ImportState.DONE, "the initial import")
+        store_id = imported_woo_store(sim, NAME)
         db.session.add(FailedOrder(store_id=store_id, external_id="999999", platform_number="999999",
                                    reason="The shop sent the order without its lines."))
         db.session.commit()
@@ -40,11 +30,6 @@ def ops_shop(live_app, worker):
                                     .where(SyncRun.store_id == store_id))
         db.session.remove()
         yield store_id, written
-
-
-def _fresh(store_id: int) -> Store:
-    db.session.remove()
-    return db.session.get(Store, store_id)
 
 
 def test_ops_admin_opens_settings_operations_and_sees_each_store_and_the_queues(page, sign_in, ops_shop):

@@ -167,8 +167,8 @@ def _write_pages(ctx: Context, pages: Iterable, write: Callable[[object], None])
     with prefetched(pages) as ahead:
         for page in ahead:
             ctx.write(functools.partial(write, page))
-    log.info("store %s: run %s read its pages in %.2f s, %.2f s of it waiting for the shop",
-             ctx.store_id, ctx.run.id, time.perf_counter() - started, ahead.waited)
+    log.info("read its pages in %.2f s, %.2f s of it waiting for the shop",  # store and run: logs.bound
+             time.perf_counter() - started, ahead.waited)
 
 
 def _initial_page(ctx: Context, page, began: datetime) -> None:
@@ -201,7 +201,7 @@ def _import_began(store_id: int, run: SyncRun) -> datetime:
 
 
 def _sync(ctx: Context) -> None:
-    store, run = ctx.store, ctx.run
+    store = ctx.store
     if store.import_state != ImportState.DONE or store.synced_until is None:
         _initial(ctx)  # nothing to sync from yet: the import comes first
         return
