@@ -64,9 +64,12 @@ class PageResult:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    newest_wanted: datetime | None = None  # the newest order placed that a rule did not leave out
 
-    def count(self, outcome: str) -> None:
+    def count(self, outcome: str, remote: RemoteOrder) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+        if outcome != SKIPPED and (self.newest_wanted is None or remote.created_at > self.newest_wanted):
+            self.newest_wanted = remote.created_at
 
 
 def import_orders(store: Store, run: SyncRun, orders: Sequence[RemoteOrder], *,
@@ -90,17 +93,18 @@ def import_orders(store: Store, run: SyncRun, orders: Sequence[RemoteOrder], *,
                  store.id, len(orders), error)
         page, result = _Page.of(store, run, initial, window_start), PageResult()
         for remote in orders:
-            result.count(_import_one(page, remote, initial))
+            result.count(_import_one(page, remote, initial), remote)
     _add_counts(run, result, fetched=fetched)
-    _note_newest_on_shop(store, orders)
+    _note_newest_on_shop(store, result.newest_wanted)
     return result
 
 
-def _note_newest_on_shop(store: Store, orders: Sequence[RemoteOrder]) -> None:
-    """The operations page's lag (issue 15): the newest order the shop has shown us, imported or
-    not. Never moved back: a page of older orders (re-read by id, retried) says nothing of newer
-    ones. Set after the page's SAVEPOINT, whose rollback would take the change with it."""
-    newest = max((remote.created_at for remote in orders), default=None)
+def _note_newest_on_shop(store: Store, newest: datetime | None) -> None:
+    """The operations page's lag (issue 15): the newest order the shop has shown us that is ours
+    to import (imported, or failed and kept for retry); one a rule leaves out (a finished order
+    at the initial import, another currency) is no lag. Never moved back: a page of older
+    orders (re-read by id, retried) says nothing of newer ones. Set after the page's SAVEPOINT,
+    whose rollback would take the change with it."""
     if newest is not None and (store.shop_newest_order_at is None or newest > store.shop_newest_order_at):
         store.shop_newest_order_at = newest
 
@@ -116,7 +120,7 @@ def _import_page(page: _Page, orders: Sequence[RemoteOrder], initial: bool) -> P
     result = PageResult()
     with db.session.begin_nested(), db.session.no_autoflush:
         for remote in orders:
-            result.count(_import_one(page, remote, initial))
+            result.count(_import_one(page, remote, initial), remote)
         page.finish()
         number_new_rows(db.session)  # SQLite: one INSERT per table, not one per row
         db.session.flush()
