@@ -130,3 +130,15 @@ def test_ops_a_second_scheduler_stands_by_and_takes_over_when_the_first_stops(ap
     finally:
         if first.poll() is None:
             stop(first)
+
+
+def test_ops_health_fails_when_the_database_is_down(redis_url, tmp_path):
+    """A database that cannot be opened (here a SQLite file in a folder that is not there; on a
+    server, PostgreSQL stopped): 503, and the sentence names the database."""
+    from webapp import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/gone/orderdock.db", "REDIS_URL": redis_url,
+                      "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True})
+    report = healthz(app.test_client())
+    assert report["database"].startswith("failing") and report["redis"] == "ok"
+    assert report["problems"][0] == "The database does not answer (OperationalError)."
