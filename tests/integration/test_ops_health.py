@@ -142,3 +142,37 @@ def test_ops_health_fails_when_the_database_is_down(redis_url, tmp_path):
     report = healthz(app.test_client())
     assert report["database"].startswith("failing") and report["redis"] == "ok"
     assert report["problems"][0] == "The database does not answer (OperationalError)."
+
+
+def test_ops_the_store_page_names_the_queue_no_worker_takes(app, client, office, redis):
+    """A store's import waiting longer than WORKER_GRACE with no live worker on "initial" (only a
+    worker for the other queues runs, as when orderdock-importer@1 was never started): its
+    progress panel says which queue and what to start; once an importer runs, it says no more."""
+    from datetime import timedelta
+
+    from tests.integration.conftest import sign_in
+    from tests.integration.test_ops_page import store
+    from webapp.extensions import db
+    from webapp.models import RunKind, RunState, SyncRun
+    from webapp.models.types import utcnow
+    from webapp.sync.progress import WORKER_GRACE
+
+    shop = store(office, "Waiting shop")
+    db.session.add(SyncRun(store_id=shop.id, kind=RunKind.INITIAL, state=RunState.QUEUED,
+                           created_at=utcnow() - WORKER_GRACE - timedelta(seconds=1)))
+    db.session.commit()
+    sign_in(client, "admin")
+    worker = start_worker(app, "--queues", "default,push,hooks,sync")
+    try:
+        wait_until(lambda: healthz(client)["queues"]["sync"]["workers"] == 1, MINUTE, "the worker")
+        panel = client.get(f"/settings/stores/{shop.id}/progress").get_data(as_text=True)
+        assert "No background worker takes initial imports" in panel
+        assert "python worker.py work --queues initial" in panel and "orderdock-importer@1" in panel
+        importer = start_worker(app, "--queues", "initial")
+        try:
+            wait_until(lambda: "No background worker" not in client.get(f"/settings/stores/{shop.id}/progress")
+                       .get_data(as_text=True), MINUTE, "the importer to be seen")
+        finally:
+            stop(importer)
+    finally:
+        stop(worker)

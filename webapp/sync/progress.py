@@ -24,7 +24,7 @@ class Panel:
     active: bool
     percent: int | None  # None: the platform does not say how many orders there are
     seconds_left: int | None
-    worker_missing: bool
+    worker_missing: str | None  # the queue no live worker takes jobs from, while the run waits on it
 
     @property
     def imported(self) -> int:
@@ -36,10 +36,10 @@ def panel(store: Store) -> Panel:
     run = db.session.scalar(select(SyncRun).where(SyncRun.store_id == store.id)
                             .order_by(SyncRun.id.desc()).limit(1))
     if run is None:
-        return Panel(None, False, None, None, False)
+        return Panel(None, False, None, None, None)
     active = run.state in ACTIVE
     return Panel(run, active, percent_done(run), seconds_left(run) if active else None,
-                 active and run.state == RunState.QUEUED and _worker_missing(run))
+                 _worker_missing(run) if run.state == RunState.QUEUED else None)
 
 
 def percent_done(run: SyncRun) -> int | None:
@@ -60,6 +60,8 @@ def seconds_left(run: SyncRun) -> int | None:
     return int(elapsed * remaining / run.fetched) if elapsed > 0 else None
 
 
-def _worker_missing(run: SyncRun) -> bool:
+def _worker_missing(run: SyncRun) -> str | None:
+    """The run's queue, when it has waited WORKER_GRACE and no live worker takes from that queue."""
+    name = "initial" if run.kind == RunKind.INITIAL else "sync"
     waited = utcnow() - run.created_at
-    return waited > WORKER_GRACE and not health.listened("initial" if run.kind == RunKind.INITIAL else "sync")
+    return name if waited > WORKER_GRACE and not health.listened(name) else None
