@@ -240,6 +240,7 @@ def banner(url: str, login: str, password: str, shops: list[DemoShop], logs: Pat
         "  type a shop's Website URL and the access its page shows:",
         *(f"    {TITLES[shop.platform]:<12} {shop.url}   page: {shop.url}/_sim/" for shop in shops if shop.spare),
         f"  Logs of every request and job: {logs}/ (here: warnings and errors only)",
+        f"  Health of the workers and the scheduler: {url}healthz (and Settings > Operations)",
         "  Ctrl-C to stop.", rule, ""])
 
 

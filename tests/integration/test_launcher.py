@@ -194,6 +194,8 @@ def test_make_run_keeps_the_terminal_for_the_banner_warnings_and_errors_and_offe
     assert chatter == [], "the terminal still shows logs"
     text = "".join(terminal)
     assert f"Logs of every request and job: {logs}/" in text
+    health = f"{demo_run.banner[0]}healthz"
+    assert health in text and requests.get(health, timeout=10).json()["database"] == "ok"  # issue 15
 
     spares = {match.group(1): match.group(2) for line in terminal if (match := SPARE_LINE.match(line.rstrip("\n")))}
     assert sorted(spares) == ["Cartum", "Shopify", "WooCommerce"], text
