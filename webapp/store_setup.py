@@ -161,14 +161,20 @@ def our_statuses() -> list[Status]:
     return list(db.session.scalars(select(Status).order_by(Status.position, Status.id)))
 
 
-def suggested_status(platform_name: str, ours: list[Status]) -> Status | None:
-    """Our first status of the group a platform status name suggests; "new" when unsure."""
+def suggested_status(platform_name: str, ours: list[Status], *, stand_in: bool = True) -> Status | None:
+    """Our status of the same name, else our first status of the group the name suggests; "new"
+    when the name suggests none. A name that suggests a group we have no status of ("Delivered"
+    with no closed status) gets a stand-in from another group only with ``stand_in`` (the CLI's
+    --guess-statuses); the wizard leaves it for the employee to choose rather than import
+    delivered orders as new ones."""
     text = platform_name.lower()
     exact = next((status for status in ours if status.name.lower() == text), None)
     if exact is not None:
         return exact
     group = next((g for g, words in GROUP_WORDS if any(w in text for w in words)), StatusGroup.NEW)
-    fitting = [s for s in ours if s.group == group] or [s for s in ours if s.group == StatusGroup.NEW] or ours
+    fitting = [s for s in ours if s.group == group]
+    if not fitting and stand_in:
+        fitting = [s for s in ours if s.group == StatusGroup.NEW] or ours
     return fitting[0] if fitting else None
 
 
@@ -180,7 +186,7 @@ def suggested_mapping(remote: list[RemoteStatus], current: dict[str, int] | None
     for status in remote:
         if current.get(status.id) in known:
             mapping[status.id] = current[status.id]
-        elif (suggestion := suggested_status(status.name, ours)) is not None:
+        elif (suggestion := suggested_status(status.name, ours, stand_in=False)) is not None:
             mapping[status.id] = suggestion.id
     return mapping
 

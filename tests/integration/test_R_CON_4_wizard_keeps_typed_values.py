@@ -20,6 +20,7 @@ from tests.integration.conftest import post, sign_in
 from tests.support import factories
 from tests.support.services import free_port
 from tests.support.simulators import serving
+from tests.integration.test_stores import chosen_statuses
 from webapp.extensions import db
 from webapp.models import Role, StatusGroup, Store
 from webapp.store_setup import SHOP_COUNTRY
@@ -114,7 +115,7 @@ def connect_error(page: str) -> str:
 def step_two(client, location: str):
     """Step 2 saved with its suggested mapping; the saved store."""
     page = client.get(location).get_data(as_text=True)
-    chosen = dict(re.findall(r'<select id="(status-[^"]+)".*?<option value="(\d+)" selected', page, re.S))
+    chosen = chosen_statuses(page)
     saved = post(client, location, chosen)
     assert saved.status_code == 302, saved.get_data(as_text=True)
     return db.session.scalar(select(Store).order_by(Store.id.desc()))
@@ -219,7 +220,7 @@ def test_R_CON_4_a_shop_connected_meanwhile_brings_step_one_back_as_typed(client
         quicker = post(client, "/settings/stores/new", typed(office, sim.url, name="Quicker"))
         step_two(client, quicker.headers["Location"])
         mapping = client.get(first.headers["Location"]).get_data(as_text=True)
-        chosen = dict(re.findall(r'<select id="(status-[^"]+)".*?<option value="(\d+)" selected', mapping, re.S))
+        chosen = chosen_statuses(mapping)
         refused = post(client, first.headers["Location"], chosen)
     assert refused.status_code == 302
     page = client.get(refused.headers["Location"]).get_data(as_text=True)

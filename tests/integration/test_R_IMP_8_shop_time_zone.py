@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tests.integration.conftest import post, sign_in
 from tests.support.simulators import serving
+from tests.integration.test_stores import chosen_statuses
 from webapp.extensions import db
 from webapp.models import Order, RunState, Store, SyncRun
 from webapp.platforms import PLATFORMS
@@ -107,7 +108,7 @@ def save_step_two(client, response) -> None:
     assert response.status_code == 302, response.get_data(as_text=True)
     mapping_url = response.headers["Location"]
     page = client.get(mapping_url).get_data(as_text=True)
-    chosen = dict(re.findall(r'<select id="(status-[^"]+)".*?<option value="(\d+)" selected', page, re.S))
+    chosen = chosen_statuses(page)
     saved = post(client, mapping_url, chosen)
     assert saved.status_code == 302, saved.get_data(as_text=True)
 

@@ -26,6 +26,7 @@ from tests.integration.conftest import post, sign_in
 from tests.integration.test_sync_jobs import wait_until
 from tests.support import factories
 from tests.support.simulators import serving
+from tests.integration.test_stores import chosen_statuses
 from webapp.extensions import db, redis_client
 from webapp.models import (
     FeedKind, LogLevel, Order, OrderItem, RunKind, RunState, Status, StatusGroup, Store, SyncLogEntry, SyncRun,
@@ -589,7 +590,7 @@ def wizard(client, world, platform: str, sim, **changes):
     first = post(client, "/settings/stores/new", values)
     assert first.status_code == 302, first.get_data(as_text=True)[:500]
     page = client.get(first.headers["Location"]).get_data(as_text=True)
-    chosen = dict(re.findall(r'<select id="(status-[^"]+)".*?<option value="(\d+)" selected', page, re.S))
+    chosen = chosen_statuses(page)
     return post(client, first.headers["Location"], chosen)
 
 
