@@ -9,9 +9,11 @@ initial imports enqueued, then ``--imports`` + 1 real ``worker.py work`` process
 
   split                  N on ``--queues initial`` + 1 on ``--queues default,push,hooks,sync``
                          (what docs/deploy.md and `make run` run), N imports
-  split, N+1 imports     the same workers, one import more than there are importers
-  one queue set          N + 1 plain ``worker.py work`` (every queue), N imports
-  one queue set, N+1     the same workers, one import per worker: nothing is left for the rest
+  split, N+1 imports     the same workers, one import more than there are importers: it waits
+  one queue set          N + 1 plain ``worker.py work`` (every queue), N imports: one worker
+                         is left over, and RQ's queue order gives it the short jobs first
+  one queue set, N+1     the same workers, one import per worker: none is left for the rest,
+                         which wait until an import ends (hours, for a big shop)
 
 Once the imports run, each of ``--rounds`` rounds fires, one right after the other, on the
 small store: a signed WooCommerce delivery posted to ``/hooks/<token>/woocommerce`` through the
@@ -20,8 +22,9 @@ order through its page (the push), and a sync (``enqueue_sync``, the job the sch
 enqueues for a due store: enqueued directly, since a tick comes once a minute; last, as a sync
 run first could bring the webhook's change itself). Each is timed from its action to done: the
 order's quantity changed here, the shop's order has the new status, the run SUCCEEDED (or
-FAILED). Fired together, they queue behind one another on a free worker as on a busy day. A round whose waits run past ``--timeout`` is the layout's last
-(later rounds would queue behind the same jobs); such a wait prints as "> T".
+FAILED). Fired together, they queue behind one another on a free worker as on a busy day. A
+round whose waits run past ``--timeout`` is the layout's last (later rounds would queue behind
+the same jobs); such a wait prints as "> T".
 
 Printed per row: p50 and max seconds per kind, the rounds done, and the imports' state at the
 end ("2 of 2 running": they overlapped every measurement). The large shops hold enough orders
@@ -33,7 +36,8 @@ and the temporary folder (and PostgreSQL schema) removed at the end, on Ctrl-C t
                                      [--timeout 60]
 
 ``--db postgresql`` uses TEST_DATABASE_URL (else postgresql://postgres@127.0.0.1:5432/test)
-with a private schema per row, dropped at the end. Exit status 1 when a split row missed its
+with a private schema per row, dropped at the end. FAULTS_LOG_DIR=folder keeps the workers'
+output there (``Bench``'s setting; else it goes with the temporary folder). Exit status 1 when a split row missed its
 timeout or its imports did not overlap the measurements.
 """
 from __future__ import annotations
@@ -97,7 +101,7 @@ class Layout:
     def workers(self) -> str:
         if not self.split:
             return f"{len(self.queues)} on every queue"
-        return f"{self.queues.count('initial')} on initial + 1 on {OTHERS}"
+        return f"{self.queues.count('initial')} initial + 1 {OTHERS}"
 
     def importing(self) -> int:
         """Imports that can run at once: the rest wait on the queue."""
@@ -146,7 +150,7 @@ def run_row(layout: Layout, args, folder: Path) -> Row:
             large = [start_import(sims.enter_context(serving(PLATFORM, orders=large_orders(args.timeout, args.slow),
                                                              seed=2 + i)), args.slow)
                      for i in range(layout.imports)]
-            procs = start_workers(bench, layout)
+            start_workers(bench, layout, procs)
             if not wait(lambda: running(large) >= layout.importing(), args.timeout):
                 row.notes.append(f"the imports were not running within {args.timeout:.0f} s")
                 return row
@@ -172,7 +176,14 @@ def prepare_small_store(sim) -> int:
     for name, group in STATUSES.items():
         if db.session.scalar(select(Status.id).filter_by(name=name)) is None:
             factories.status(name, group)
-    return mapped_store(PLATFORM, sim)
+    # The import's in-process RQ worker takes over SIGINT and SIGTERM and keeps them: give
+    # them back, so that Ctrl-C is a KeyboardInterrupt here and the cleanup runs.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return mapped_store(PLATFORM, sim)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def start_import(sim, slow: float) -> tuple[int, int]:
@@ -182,9 +193,10 @@ def start_import(sim, slow: float) -> tuple[int, int]:
     return store.id, enqueue_initial_import(store).id
 
 
-def start_workers(bench, layout: Layout) -> list[subprocess.Popen]:
+def start_workers(bench, layout: Layout, procs: list[subprocess.Popen]) -> None:
+    """The layout's ``worker.py work`` processes, into ``procs`` one by one (the caller kills
+    whatever started, even if a later one fails), once each is registered."""
     env = {**bench.env(), "DATABASE_URL": bench.database_url}  # straight to the database, not the fault proxy
-    procs = []
     for queues in layout.queues:
         args = [sys.executable, "worker.py", "work", *(["--queues", queues] if queues else [])]
         procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=bench.log, stderr=subprocess.STDOUT,
@@ -192,7 +204,6 @@ def start_workers(bench, layout: Layout) -> list[subprocess.Popen]:
                                       preexec_fn=die_with_parent()))  # gone with the bench, even on SIGKILL
     for proc in procs:
         bench._wait_registered(proc)  # bounded; the measurements must not count a worker's start
-    return procs
 
 
 def running(large: list[tuple[int, int]]) -> int:
@@ -298,12 +309,12 @@ def render(rows: list[Row], args, load: tuple, seconds: float) -> str:
     name_width = max(len(row.layout.name) for row in rows) + 2
     workers_width = max(len(row.layout.workers()) for row in rows) + 2
     head = f"{'layout':<{name_width}}{'workers':<{workers_width}}{'imports':>7} " + "".join(
-        f"{kind + ' p50':>13}{'max':>7}" for kind in KINDS) + "  rounds  imports at the end"
-    lines = [f"Sync, webhook job and status push of a small store while large WooCommerce shops import "
-             f"({args.db}, each large shop answers in {args.slow:g} s; seconds from the action to done; "
-             f"{os.cpu_count()} cores, load {performance.format_load(load)}, {seconds:.0f} s)", head]
+        f"{kind + ' p50':>12}{'max':>7}" for kind in KINDS) + "  rounds  imports at the end"
+    lines = [f"A small store's sync, webhook job and status push while large WooCommerce shops import, in "
+             f"seconds from the action to done ({args.db}; each large shop answers in {args.slow:g} s)",
+             f"{os.cpu_count()} cores, load {performance.format_load(load)}, {seconds:.0f} s", head]
     for row in rows:
-        cells = "".join(f"{p50:>13}{top:>7}" for p50, top in (figures(row.seconds[k], args.timeout) for k in KINDS))
+        cells = "".join(f"{p50:>12}{top:>7}" for p50, top in (figures(row.seconds[k], args.timeout) for k in KINDS))
         lines.append(f"{row.layout.name:<{name_width}}{row.layout.workers():<{workers_width}}"
                      f"{row.layout.imports:>7} {cells}  {row.rounds} of {args.rounds:<3} {row.imports or '—'}")
     for row in rows:
@@ -312,7 +323,7 @@ def render(rows: list[Row], args, load: tuple, seconds: float) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--imports", type=int, default=2, help="large shops importing at once")
     parser.add_argument("--rounds", type=int, default=3, help="syncs, webhooks and pushes timed per layout")
     parser.add_argument("--slow", type=float, default=2.0, help="seconds each large shop takes to answer")
@@ -324,14 +335,18 @@ def main() -> int:
     if args.db == "postgresql":
         os.environ.setdefault("TEST_DATABASE_URL", performance.POSTGRES)
     # Warnings and errors only: each row's migrations, the simulators' request lines and the
-    # in-process import's worker would bury the table (the workers' output is in their log).
+    # in-process import's worker would bury the table (the workers' output goes to a log file).
     logging.disable(logging.INFO)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks clean up, as on Ctrl-C
     load, started, rows = os.getloadavg(), time.monotonic(), []
-    with tempfile.TemporaryDirectory(prefix="orderdock-queues-") as folder:
-        for number, layout in enumerate(layouts(args.imports)):
-            print(f"  {layout.name}: {layout.workers()}, {layout.imports} imports", flush=True)
-            rows.append(run_row(layout, args, Path(folder) / str(number)))
+    try:
+        with tempfile.TemporaryDirectory(prefix="orderdock-queues-") as folder:
+            for number, layout in enumerate(layouts(args.imports)):
+                print(f"  {layout.name}: {layout.workers()}, {layout.imports} imports", flush=True)
+                rows.append(run_row(layout, args, Path(folder) / str(number)))
+    except KeyboardInterrupt:
+        print("Stopped: the workers, the Redis and the temporary files are gone.", file=sys.stderr)
+        return 130
     print(render(rows, args, load, time.monotonic() - started))
     split_ok = all(row.on_time and row.imports.startswith(f"{row.layout.importing()} of")
                    for row in rows if row.layout.split)
