@@ -66,6 +66,19 @@ def office(world):
     return world
 
 
+@pytest.fixture
+def named_office(world):
+    """The world plus our statuses named after the platforms' (so that a store's mapping can be
+    made by name) and the order type of imports."""
+    for name, group in [("Processing", StatusGroup.IN_PROGRESS), ("Paid", StatusGroup.IN_PROGRESS),
+                        ("Shipping", StatusGroup.DELIVERY), ("On hold", StatusGroup.PENDING),
+                        ("Completed", StatusGroup.COMPLETED), ("Delivered", StatusGroup.CLOSED_SUCCESS),
+                        ("Cancelled", StatusGroup.CLOSED_FAIL)]:
+        factories.status(name, group)
+    factories.order_type(world.new, "Online order")
+    return world
+
+
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -44,7 +44,7 @@ def runs(store_id: int, kind: RunKind) -> list[SyncRun]:
     return list(db.session.scalars(select(SyncRun).filter_by(store_id=store_id, kind=kind).order_by(SyncRun.id)))
 
 
-def test_ops_imports_on_their_own_queue_leave_syncs_webhooks_and_pushes_on_time(app, client, office, redis):
+def test_ops_imports_on_their_own_queue_leave_syncs_webhooks_and_pushes_on_time(app, client, named_office, redis):
     sign_in(client, "admin")
     with serving("woocommerce", orders=60) as small_sim, \
             serving("woocommerce", orders=LARGE_ORDERS, seed=2) as big_a, \

@@ -19,7 +19,7 @@ from tests.support import factories
 from tests.support.simulators import serving
 from webapp.extensions import db, redis_client
 from webapp.models import (
-    FeedKind, LogLevel, Order, RunKind, RunState, Status, StatusGroup, Store, SyncLogEntry, SyncRun,
+    FeedKind, LogLevel, Order, RunKind, RunState, Status, Store, SyncLogEntry, SyncRun,
 )
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import RemoteOrder
@@ -57,16 +57,10 @@ def quick(monkeypatch):
 
 
 @pytest.fixture
-def office(world, client):
+def office(named_office, client):
     """Our statuses named after the platforms', the imports' order type, an admin signed in."""
-    for name, group in [("Processing", StatusGroup.IN_PROGRESS), ("Paid", StatusGroup.IN_PROGRESS),
-                        ("Shipping", StatusGroup.DELIVERY), ("On hold", StatusGroup.PENDING),
-                        ("Completed", StatusGroup.COMPLETED), ("Delivered", StatusGroup.CLOSED_SUCCESS),
-                        ("Cancelled", StatusGroup.CLOSED_FAIL)]:
-        factories.status(name, group)
-    factories.order_type(world.new, "Online order")
     sign_in(client, "admin")
-    return world
+    return named_office
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -63,14 +63,8 @@ def quick(monkeypatch):
 
 
 @pytest.fixture
-def office(world):
-    for name, group in [("Processing", StatusGroup.IN_PROGRESS), ("Paid", StatusGroup.IN_PROGRESS),
-                        ("Shipping", StatusGroup.DELIVERY), ("On hold", StatusGroup.PENDING),
-                        ("Completed", StatusGroup.COMPLETED), ("Delivered", StatusGroup.CLOSED_SUCCESS),
-                        ("Cancelled", StatusGroup.CLOSED_FAIL)]:
-        factories.status(name, group)
-    factories.order_type(world.new, "Online order")
-    return world
+def office(named_office):
+    return named_office
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -582,7 +576,6 @@ SIMULATOR = {"hook_retry_seconds": "0.2", "hook_flush_seconds": "0.2"}  # real s
 
 def wizard(client, world, platform: str, sim, **changes):
     """Both steps of the wizard through the pages; the response of saving step 2."""
-    import re
     values = {"enabled": "y", "platform": platform, "name": f"My {platform} shop", "url": sim.url,
               "location_id": world.main.id, "order_type_id": world.repair.id, "identify_by": "name",
               "managers": "all", **WIZARD_CREDENTIALS[platform], **changes}
