@@ -21,7 +21,8 @@ from webapp.extensions import db
 from webapp.models import ImportState, Location, OrderType, RunState, Status, Store, SyncRun
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformError, RemoteStatus, normalize_store_url, time_zone_name
-from webapp.store_setup import ShopTaken, reconnect_note, settle_shop, shop_refusal, suggested_status
+from webapp.phones import clean_country
+from webapp.store_setup import SHOP_COUNTRY, ShopTaken, reconnect_note, settle_shop, shop_refusal, suggested_status
 from webapp.sync import webhooks
 from webapp.sync.platform import platform_for
 
@@ -46,6 +47,7 @@ class StoreSpec:
     identify_by: str = ""
     language: str = ""
     timezone: str = ""
+    country: str | None = None  # R-CLI-5: ISO code, "shop" (its own), "none"; None: the platform's default
 
 
 def connect(spec: StoreSpec, store: Store | None = None) -> Store:
@@ -67,6 +69,8 @@ def connect(spec: StoreSpec, store: Store | None = None) -> Store:
     except PlatformError as error:
         raise ConnectError(f"The shop did not accept the connection: {error.message}") from None
     store.status_map = _status_map(remote, spec, adapter.RULES.needs_status_mapping)
+    if spec.country is not None:
+        store.country = _country(spec.country, platform)
     db.session.add(store)
     try:
         settle_shop(store)
@@ -96,6 +100,27 @@ def _fill(store: Store, spec: StoreSpec, rules) -> None:
     except ValueError as error:
         raise ConnectError(f"--timezone: {error}") from None
     store.managers_all, store.enabled = True, True
+    if spec.country is not None and spec.country.strip().lower() not in (SHOP_COUNTRY, "none"):
+        _iso_country(spec.country)  # a typo is refused before the shop is asked anything
+
+
+def _country(choice: str, platform) -> str:
+    """R-CLI-5, as the wizard's choice: "shop" asks the shop (after ``verify``; "" when it does not
+    say), "none" leaves phones to PHONE_REGION, else an ISO 3166 alpha-2 code."""
+    text = choice.strip()
+    if text.lower() == SHOP_COUNTRY:
+        return clean_country(platform.shop_country())
+    if text.lower() == "none":
+        return ""
+    return _iso_country(text)
+
+
+def _iso_country(text: str) -> str:
+    code = clean_country(text)
+    if not code:
+        raise ConnectError(f"--country: {text!r} is not a country code such as UA or DE; or give 'shop' (the "
+                           "shop's own) or 'none' (the back office's PHONE_REGION).")
+    return code
 
 
 def _url(text: str) -> str:
@@ -183,8 +208,11 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--language", default="", help="Cartum: language of product names, e.g. en.")
 @click.option("--timezone", default="", help="Cartum: the shop's IANA time zone, which its order times are "
                                               "written in (default Europe/Kyiv; never the back office's).")
+@click.option("--country", default=None, help="R-CLI-5: the country that reads phones written without a country "
+              "code when an order names none: a code such as UA, 'shop' (the shop's own) or 'none' (PHONE_REGION). "
+              "Default, as in the wizard: the platform's (Cartum UA), else the shop's own.")
 def add(platform, name, url, location, order_type, credentials, from_stdin, credential_env, mappings,
-        guess_statuses, identify_by, language, timezone) -> None:
+        guess_statuses, identify_by, language, timezone, country) -> None:
     """Connect a store after checking its credentials live; its import starts with the next tick.
 
     A secret credential is never an argument, which the process list and the shell history
@@ -193,8 +221,8 @@ def add(platform, name, url, location, order_type, credentials, from_stdin, cred
     given = _pairs(credentials, "credential")
     refuse_secrets_in_argv(rules, given)  # before anything is sent or saved
     found = gather(rules, given, _pairs(credential_env, "credential-env"), from_stdin)
-    spec = StoreSpec(platform, name, url, location, order_type, found,
-                     _pairs(mappings, "map"), guess_statuses, identify_by, language, timezone)
+    spec = StoreSpec(platform, name, url, location, order_type, found, _pairs(mappings, "map"), guess_statuses,
+                     identify_by, language, timezone, country or rules.default_country or SHOP_COUNTRY)
     try:
         note = reconnect_note(platform, _url(url))
         store = connect(spec)

@@ -310,3 +310,29 @@ def test_R_CLI_5_the_upgrade_gives_existing_cartum_stores_ukraine(tmp_path):
             countries = dict(conn.execute(text("SELECT platform, country FROM stores")).all())
         db.engine.dispose()
     assert countries == {"cartum": "UA", "shopify": "", "woocommerce": ""}
+
+
+def test_R_CLI_5_flask_stores_add_takes_the_country_as_the_wizard_does(app, world, redis):
+    """`flask stores add --country`: by default what the wizard preselects (Cartum Ukraine, a
+    Shopify store the shop's own: the simulator's shop.json says DE); a code, "shop" or "none"
+    (PHONE_REGION) when given; a code that is no country is refused before the shop is asked."""
+    factories.order_type(world.new, "Online order")
+    runner = app.test_cli_runner()
+
+    def add(sim, name: str, *country: str):
+        args = ["stores", "add", "--platform", "shopify", "--name", name, "--url", sim.url, "--location",
+                "Main workshop", "--order-type", "Online order", "--credentials-from-stdin", *country]
+        return runner.invoke(args=args, input="access_token=shpat_simulator\n")
+
+    with serving("shopify", orders=3) as sim:
+        refused = add(sim, "Typo", "--country", "Germany")
+        assert refused.exit_code == 1 and "'Germany' is not a country code such as UA or DE" in refused.output
+        assert sim.requests() == []  # refused before the shop was asked anything
+    chosen = {}
+    for name, country in [("Own", ()), ("Polish", ("--country", "pl")), ("None", ("--country", "none")),
+                          ("Asked", ("--country", "shop"))]:
+        with serving("shopify", orders=3) as sim:  # a shop is connected once (R-REL-1): one each
+            chosen[name] = add(sim, name, *country)
+    assert all(result.exit_code == 0 for result in chosen.values()), {k: v.output for k, v in chosen.items()}
+    countries = dict(db.session.execute(select(Store.name, Store.country)).all())
+    assert countries == {"Own": "DE", "Polish": "PL", "None": "", "Asked": "DE"}
