@@ -11,7 +11,7 @@ session then asks for each page R times, one request at a time, and the median (
   default    /orders/ as the administrator
   filtered   a status, one store and a client's name (status + store + text)
   text       a client's name alone
-  phone      a phone number typed the way a person writes it ("0151 0000 12")
+  phone      a phone number typed the way a person writes it ("0151 0000 00")
   engineer   /orders/ as an engineer limited to one of the two locations
   next page  the second page of the default list
 
@@ -65,7 +65,7 @@ LAST_NAMES = ["Schmidt", "Weber", "Kovalenko", "Becker", "Müller", "Schneider",
               "Mayer", "Huber", "Kaiser", "Fuchs", "Peters", "Lang", "Scholz", "Möller", "Weiß", "Jung",
               "Hahn", "Schubert", "Vogel", "Friedrich"]
 SEARCHED_NAME = "Weber"  # one client in 50
-SEARCHED_PHONE = "0151 0000 12"  # the 100 clients whose number starts +49151000012: ~300 orders
+SEARCHED_PHONE = "0151 0000 00"  # the 100 clients whose number starts +49151000000 (the first 100: any size)
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 ROW = re.compile(r'name="order_ids" value="')
 

@@ -249,7 +249,11 @@ class OrderItem(db.Model):
 
     @property
     def total(self) -> Decimal:
-        return (self.quantity * self.price).quantize(Decimal("0.01"))
+        return self.line_total(self.quantity, self.price)
+
+    @staticmethod
+    def line_total(quantity: Decimal, price: Decimal) -> Decimal:
+        return (quantity * price).quantize(Decimal("0.01"))
 
 
 class FeedKind(StrEnum):

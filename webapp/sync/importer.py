@@ -12,7 +12,8 @@ read from ``PlatformRules``.
 A page is written in one go: what its orders need (the orders already imported, clients,
 products, categories, delivery comments) is read in a few statements first (``PageFinder``,
 ``_Page.read``), the page's changes are made in memory and written by one flush, in bulk, in
-one SAVEPOINT. Only when that fails does the page go again order by order, each order in a
+one SAVEPOINT (new rows numbered first, ``row_ids``; new orders' items by one INSERT after the
+flush). Only when that fails does the page go again order by order, each order in a
 SAVEPOINT of its own with a statement per look-up (the careful path), so one broken order is
 rolled back alone, logged and kept for retry, and the page goes on. Nothing here commits: the
 caller commits the page together with the store's checkpoint, so a killed worker resumes at a
@@ -29,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -37,8 +38,8 @@ from webapp.extensions import db
 from webapp.models import (
     Employee, FailedOrder, FeedKind, LogLevel, Order, Role, Status, Store, SyncLogEntry, SyncRun,
 )
-from webapp.models import FeedEntry, Product  # R-REL-4: the shop's changes on record
-from webapp.models.types import utcnow
+from webapp.models import FeedEntry, OrderItem, Product  # R-REL-4: the shop's changes on record
+from webapp.models.types import ZERO, utcnow
 from webapp.platforms import PLATFORMS
 from webapp.platforms.base import PlatformRules, RemoteItem, RemoteOrder
 from webapp.sync import matching, status_push
@@ -122,8 +123,9 @@ def _import_page(page: _Page, orders: Sequence[RemoteOrder], initial: bool) -> P
         for remote in orders:
             result.count(_import_one(page, remote, initial), remote)
         page.finish()
-        number_new_rows(db.session)  # SQLite: one INSERT per table, not one per row
+        number_new_rows(db.session)  # one INSERT per table, without RETURNING
         db.session.flush()
+        page.insert_lines()
     return result
 
 
@@ -177,6 +179,7 @@ class _Page:
     orders: dict[str, Order] = field(default_factory=dict)  # batch: the shop's orders we have, by id
     last_delivery: dict[int, str] = field(default_factory=dict)  # batch: order id → latest delivery comment
     created: list[Order] = field(default_factory=list)  # batch: numbered at the end, in one statement
+    lines: list[tuple] = field(default_factory=list)  # batch: new orders' items, inserted after the flush
     settled: list[str] = field(default_factory=list)  # batch: imported or left out, so no longer failed
     logged: set[tuple[str, str | None]] = field(default_factory=set)  # batch: sync-log lines of this page
 
@@ -188,10 +191,10 @@ class _Page:
                    (store.country, config["PHONE_REGION"]), window_start=window_start,
                    notify=not initial)  # R-ORD-8: the backfill of two months is history, not news
         if orders is not None:
-            page.read(orders)
+            page.read(orders, initial)
         return page
 
-    def read(self, orders: Sequence[RemoteOrder]) -> None:
+    def read(self, orders: Sequence[RemoteOrder], initial: bool = False) -> None:
         """What the page's orders need, in a few statements (batch mode)."""
         self.batch = True
         self.orders = find_orders(self.store, [remote.external_id for remote in orders])
@@ -200,7 +203,11 @@ class _Page:
                         .where(FeedEntry.order_id.in_([order.id for order in self.orders.values()]),
                                FeedEntry.kind == FeedKind.DELIVERY).order_by(FeedEntry.id))
             self.last_delivery = {order_id: text for order_id, text in db.session.execute(comments)}
-        self.finder = matching.PageFinder.read(*self._keys(orders))
+        # The initial import leaves finished orders out unread (``_import_one``): their buyers'
+        # phones need no parsing, nor their products and clients looking up.
+        wanted = [remote for remote in orders
+                  if not (initial and remote.status_id in self.rules.excluded_initial_statuses)]
+        self.finder = matching.PageFinder.read(*self._keys(wanted))
         if any(remote.buyer is None for remote in orders):
             self.finder.not_specified()  # now: making it flushes, which must come before the page's rows
 
@@ -237,6 +244,15 @@ class _Page:
                 order.number = number
         if self.settled:
             FailedOrder.forget_all(self.store.id, self.settled)
+
+    def insert_lines(self) -> None:
+        """Batch mode, after the flush (their orders and products are rows now): the new orders'
+        items in one plain INSERT, in the order they were read, as the flush would have written them."""
+        if self.lines:
+            rows = [{"order_id": order.id, "product_id": product.id if product is not None else None,
+                     "name": name, "quantity": quantity, "price": price, "deductible": False}
+                    for order, product, name, quantity, price in self.lines]
+            db.session.execute(insert(OrderItem.__table__), rows)
 
     def mapped_status(self, remote: RemoteOrder) -> Status | None:
         """R-STA-2: our status for the platform's, by the store's mapping; None if unmapped."""
@@ -435,7 +451,10 @@ def _create(page: _Page, remote: RemoteOrder) -> Order:
         platform_created_at=remote.created_at, synced_at=utcnow(), platform_status=seen,
         platform_total=remote.platform_total)
     db.session.add(order)
-    _sync_items(page, order, remote)  # a new order's lines are its content, not changes: no feed entry
+    if page.batch:  # a new order's lines are its content, not changes: no feed entry
+        _new_lines(page, order, remote)
+    else:
+        _sync_items(page, order, remote)
     post_delivery(order, remote.delivery, page.rules, page.run.id, last=None)
     if page.batch:
         page.created.append(order)  # numbered and flushed with the page
@@ -444,6 +463,21 @@ def _create(page: _Page, remote: RemoteOrder) -> Order:
     if page.notify:
         notify_managers(order, page.manager_list())
     return order
+
+
+def _new_lines(page: _Page, order: Order, remote: RemoteOrder) -> None:
+    """Batch mode: a new order's items as ``_sync_items`` adds them (a line at 0 is none), kept
+    for ``_Page.insert_lines``: the ORM's work per item is most of a page's. Its amount is theirs."""
+    totals = []
+    for line in remote.items:
+        quantity, price = line_values(line)
+        if quantity <= 0:
+            continue
+        product = matching.product_for(line, page.rules, page.store.identify_by, page.finder)
+        page.lines.append((order, product, line_name(line), quantity, price))
+        totals.append(OrderItem.line_total(quantity, price))
+    if totals:
+        order.amount = sum(totals, ZERO)  # R-ORD-6, as Order.recompute_amount
 
 
 def _next_number() -> str:
