@@ -32,10 +32,6 @@ def bound(**fields) -> Iterator[None]:
         _context.reset(token)
 
 
-def current() -> dict:
-    return dict(_context.get())
-
-
 class ContextFilter(logging.Filter):
     """Puts the bound fields on each record: as attributes (JSON) and as ``context`` (text)."""
 

@@ -11,6 +11,7 @@ import pytest
 from tests.integration.test_sync_jobs import connect_store, fresh, work
 from tests.support.simulators import serving
 from webapp import logs
+from webapp.extensions import db
 from webapp.models import RunState, SyncRun
 from webapp.sync.enqueue import enqueue_initial_import
 
@@ -68,7 +69,6 @@ def test_ops_a_failed_sync_logs_json_lines_with_its_store_and_run(office, redis,
     with serving("cartum", orders=10) as sim:
         store = connect_store("cartum", sim)
         store.credentials = {"login": "manager", "password": "not-the-password"}
-        from webapp.extensions import db
         db.session.commit()
         store_id, run_id = store.id, enqueue_initial_import(store).id
         work()

@@ -21,7 +21,7 @@ from webapp.models import RunKind, RunState, Store, SyncRun
 from webapp.models.types import utcnow
 from webapp.sync import jobs, webhooks
 from webapp.sync.limits import store_locked
-from webapp.sync.queues import queue
+from webapp.sync.queues import queue, queue_of
 
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED)
 TIMEOUTS = {"initial": 6 * 3600, "sync": 3600, "orders": 600}
@@ -90,9 +90,9 @@ def _enqueue(store: Store, kind: RunKind, job_id: str, func: Callable, *, reuse:
         run.state = RunState.QUEUED
         db.session.add(run)
         db.session.commit()  # before the job exists: the worker must find the row
-        on = queue("initial" if kind == RunKind.INITIAL else "sync")
-        on.enqueue(func, store.id, *args, run_id=run.id, job_id=job_id, job_timeout=TIMEOUTS[job_id.split("-")[0]],
-                   result_ttl=RESULT_TTL, failure_ttl=7 * 86400)
+        queue(queue_of(kind)).enqueue(func, store.id, *args, run_id=run.id, job_id=job_id,
+                                      job_timeout=TIMEOUTS[job_id.split("-")[0]],
+                                      result_ttl=RESULT_TTL, failure_ttl=7 * 86400)
         return run
 
 

@@ -9,9 +9,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import RunKind, RunState, Store, SyncRun
+from webapp.models import RunState, Store, SyncRun
 from webapp.models.types import utcnow
 from webapp.sync import health
+from webapp.sync.queues import queue_of
 
 ACTIVE = (RunState.QUEUED, RunState.RUNNING)
 WORKER_GRACE = timedelta(seconds=20)
@@ -62,6 +63,6 @@ def seconds_left(run: SyncRun) -> int | None:
 
 def _worker_missing(run: SyncRun) -> str | None:
     """The run's queue, when it has waited WORKER_GRACE and no live worker takes from that queue."""
-    name = "initial" if run.kind == RunKind.INITIAL else "sync"
+    name = queue_of(run.kind)
     waited = utcnow() - run.created_at
     return name if waited > WORKER_GRACE and not health.listened(name) else None

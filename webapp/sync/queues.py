@@ -11,6 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from webapp.extensions import redis_client
+from webapp.models import RunKind
 
 QUEUES = ("default", "push", "hooks", "sync", "initial")
 """In the order a worker given several of them takes from them: the periodic ticks (short, and
@@ -30,6 +31,11 @@ def queue(name: str = "default") -> Queue:
     if name not in QUEUES:
         raise ValueError(f"There is no queue {name!r}; the queues are {', '.join(QUEUES)}.")
     return Queue(name, connection=redis_client())
+
+
+def queue_of(kind: RunKind) -> str:
+    """The queue a store's run of this kind waits on: its own for an initial import."""
+    return "initial" if kind == RunKind.INITIAL else "sync"
 
 
 def parse_queues(text: str | None) -> list[str]:

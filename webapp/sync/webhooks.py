@@ -148,7 +148,7 @@ def enqueue(store_id: int) -> None:
         free = next((job_id for job_id, state in states.items() if state is None), None)
         if free is not None:
             queue("hooks").enqueue(ORDERS_JOB, store_id, job_id=free, job_timeout=600,
-                                  result_ttl=600, failure_ttl=7 * 86400)
+                                   result_ttl=600, failure_ttl=7 * 86400)
 
 
 def refused(store: Store | None, message: str) -> None:
@@ -237,7 +237,7 @@ def again_later(store_id: int) -> None:
     job_id = f"hooks-{store_id}-later"
     if job_state(job_id) is None:
         queue("hooks").enqueue_in(BUSY_AGAIN, ORDERS_JOB, store_id, job_id=job_id, job_timeout=600,
-                                 result_ttl=600, failure_ttl=7 * 86400)
+                                  result_ttl=600, failure_ttl=7 * 86400)
 
 
 def summary(batch: Batch, created: int, updated: int, unchanged: int, skipped: int, failed: int) -> str:
@@ -307,7 +307,7 @@ def register_later(store: Store) -> bool:
         job_id = f"webhooks-{store.id}"
         if job_state(job_id) is None:  # one waiting or running will see the store as saved
             queue("hooks").enqueue(REGISTER_JOB, store.id, job_id=job_id, job_timeout=300, result_ttl=600,
-                                  failure_ttl=86400)
+                                   failure_ttl=86400)
     except RedisError as error:
         log.warning("store %s: webhook registration not enqueued (%s); the tick does it", store.id, error)
         return False
@@ -430,8 +430,8 @@ def unregister_later(store: Store) -> bool:
                 "token": store.hook_token, "ids": list(store.hook_ids or []), "address": store.hook_address or ""}
     try:
         queue("hooks").enqueue(UNREGISTER_JOB, json.dumps(snapshot), job_id=f"webhooks-gone-{store.id}",
-                              job_timeout=300, result_ttl=60, failure_ttl=86400,
-                              retry=Retry(max=3, interval=[60, 600, 3600]))
+                               job_timeout=300, result_ttl=60, failure_ttl=86400,
+                               retry=Retry(max=3, interval=[60, 600, 3600]))
     except RedisError as error:
         log.warning("store %s: webhook removal not enqueued (%s)", store.id, error)
         return False
