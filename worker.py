@@ -17,7 +17,6 @@ import os
 import secrets
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -42,7 +41,25 @@ LEADER_SECONDS = 60  # a killed scheduler's standby takes over after at most thi
 STANDBY_LOOK = 5.0  # seconds between a standby scheduler's looks at the leader's lock
 
 
-STOPPING = threading.Event()  # set once the process is asked to stop: never wait for Redis then
+class StopFlag:
+    """Set once the process is asked to stop: never wait for Redis then.
+
+    Set from signal handlers, so it takes no lock. A process gets several SIGTERMs at once when
+    its launcher is killed outright (PR_SET_PDEATHSIG fires once per launcher thread as each
+    exits), and a handler run again inside ``threading.Event.set`` waits forever for the lock
+    the first one holds (seen: a scheduler left behind)."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+STOPPING = StopFlag()
 
 
 class SteadyWorker(Worker):
@@ -77,6 +94,8 @@ class SteadyCronScheduler(CronScheduler):
         self.leader = leader
 
     def _request_stop(self, signum, frame):
+        if STOPPING.is_set():
+            return  # the same stop again (one SIGTERM per thread of a dying launcher): under way
         STOPPING.set()
         super()._request_stop(signum, frame)
 
