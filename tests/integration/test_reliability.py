@@ -299,27 +299,33 @@ def test_R_REL_2_a_worker_rides_out_a_restart_of_its_redis_and_runs_the_next_job
             kill_worker(worker)
 
 
+@contextmanager
+def registered_scheduler(app, url: str, client: Redis):
+    """`worker.py schedule` on the Redis at ``url``, once RQ's registry holds it; killed after."""
+    from rq import cron_scheduler_registry
+
+    scheduler = subprocess.Popen(start_worker_argv("schedule"), cwd=ROOT, env={**worker_env(app), "REDIS_URL": url},
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 start_new_session=True)
+    try:
+        wait_until(lambda: client.zcard(cron_scheduler_registry.get_registry_key()) or scheduler.poll() is not None,
+                   60, "the scheduler to register")
+        assert scheduler.poll() is None, scheduler.stdout.read()[-3000:]
+        yield scheduler
+    finally:
+        kill_worker(scheduler)
+
+
 def test_R_REL_2_a_scheduler_asked_to_stop_after_its_redis_died_stops(app, tmp_path):
     """The launcher killed outright takes its Redis with it, and the kernel asks the scheduler
     to stop (PR_SET_PDEATHSIG). RQ's scheduler records its death in Redis on the
     way out; that failing must end the process, not start a wait for Redis that nothing would
     ever interrupt (seen under load: a `worker.py schedule` left running)."""
-    from rq import cron_scheduler_registry
-
-    with private_redis(tmp_path) as (url, client, _restart):
-        scheduler = subprocess.Popen(start_worker_argv("schedule"), cwd=ROOT, env={**worker_env(app), "REDIS_URL": url},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        try:
-            wait_until(lambda: client.zcard(cron_scheduler_registry.get_registry_key()) or scheduler.poll() is not None,
-                       60, "the scheduler to register")
-            assert scheduler.poll() is None, scheduler.stdout.read()[-3000:]
-            with contextlib.suppress(Exception):  # the server closes the connection as it goes
-                client.shutdown(nosave=True)
-            scheduler.send_signal(signal.SIGTERM)
-            wait_until(lambda: scheduler.poll() is not None, 30, "the scheduler to stop")
-        finally:
-            kill_worker(scheduler)
+    with private_redis(tmp_path) as (url, client, _restart), registered_scheduler(app, url, client) as scheduler:
+        with contextlib.suppress(Exception):  # the server closes the connection as it goes
+            client.shutdown(nosave=True)
+        scheduler.send_signal(signal.SIGTERM)
+        wait_until(lambda: scheduler.poll() is not None, 30, "the scheduler to stop")
 
 
 def test_R_REL_2_a_scheduler_sent_several_sigterms_at_once_stops_cleanly(app, tmp_path):
@@ -328,23 +334,14 @@ def test_R_REL_2_a_scheduler_sent_several_sigterms_at_once_stops_cleanly(app, tm
     The stop flag was a threading.Event, whose set() takes a lock: a second handler run inside
     the first one's set() waited forever (seen in CI: a `worker.py schedule` left behind). The
     later signals must neither hang the stop under way nor cut it short with a traceback."""
-    with private_redis(tmp_path) as (url, client, _restart):
-        scheduler = subprocess.Popen(start_worker_argv("schedule"), cwd=ROOT, env={**worker_env(app), "REDIS_URL": url},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        try:
-            from rq import cron_scheduler_registry
+    from rq import cron_scheduler_registry
 
-            wait_until(lambda: client.zcard(cron_scheduler_registry.get_registry_key()) or scheduler.poll() is not None,
-                       60, "the scheduler to register")
-            assert scheduler.poll() is None, scheduler.stdout.read()[-3000:]
-            for _ in range(200):  # spread over its stop, as the launcher's threads end one by one
-                scheduler.send_signal(signal.SIGTERM)
-                time.sleep(0.0005)  # the scenario's spacing, not a wait for state
-            wait_until(lambda: scheduler.poll() is not None, 30, "the scheduler to stop")
-            output = scheduler.stdout.read()
-            # -SIGTERM: a signal that came as the interpreter was ending (it restores the default)
-            assert scheduler.returncode in (0, -signal.SIGTERM) and "Traceback" not in output, output[-3000:]
-            assert client.zcard(cron_scheduler_registry.get_registry_key()) == 0  # its death recorded
-        finally:
-            kill_worker(scheduler)
+    with private_redis(tmp_path) as (url, client, _restart), registered_scheduler(app, url, client) as scheduler:
+        for _ in range(200):  # spread over its stop, as the launcher's threads end one by one
+            scheduler.send_signal(signal.SIGTERM)
+            time.sleep(0.0005)  # the scenario's spacing, not a wait for state
+        wait_until(lambda: scheduler.poll() is not None, 30, "the scheduler to stop")
+        output = scheduler.stdout.read()
+        # -SIGTERM: a signal that came as the interpreter was ending (it restores the default)
+        assert scheduler.returncode in (0, -signal.SIGTERM) and "Traceback" not in output, output[-3000:]
+        assert client.zcard(cron_scheduler_registry.get_registry_key()) == 0  # its death recorded
