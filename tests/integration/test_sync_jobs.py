@@ -397,6 +397,27 @@ def test_the_store_lock_is_exclusive_kept_alive_and_expires_when_its_holder_is_g
         assert redis.pttl(lock_key(3)) > 0
 
 
+def test_R_IMP_7_the_store_lock_says_whether_another_run_held_it_first(app, redis):
+    """Whether a run waited for another is the lock's own answer. A look at the key before
+    asking for it missed a run that took it in between: two workers then imported one store
+    twice, the second after the first had finished (seen in CI, one run in many)."""
+    with store_lock(4, wait=5) as free:
+        assert free is not None and not free.waited
+    redis.set(lock_key(5), "another run, about to end", px=1500)
+    with store_lock(5, wait=10) as after:
+        assert after is not None and after.waited
+
+
+def test_R_IMP_7_an_initial_import_that_waited_for_the_run_that_imported_the_store_skips(office, redis):
+    with serving("cartum", orders=60) as sim:
+        store_id = imported("cartum", sim)
+        orders, runs = order_count(store_id), db.session.scalar(select(func.count(SyncRun.id)))
+        redis.set(lock_key(store_id), "the run that imported it, about to end", px=1500)
+        assert jobs.initial_import(store_id) is None
+        db.session.remove()
+        assert (order_count(store_id), db.session.scalar(select(func.count(SyncRun.id)))) == (orders, runs)
+
+
 def test_R_ORD_4_manual_update_once_every_ten_minutes(app, redis):
     assert manual_update_allowed(7) == (True, 0)
     allowed, wait = manual_update_allowed(7)

@@ -33,10 +33,12 @@ class LockLost(RuntimeError):
 
 
 class StoreLock:
-    """A held store lock, kept alive by a daemon thread until ``release``."""
+    """A held store lock, kept alive by a daemon thread until ``release``. ``waited``: another
+    run held it when it was asked for, and this one waited until that run ended."""
 
-    def __init__(self, lock: Lock, seconds: float) -> None:
+    def __init__(self, lock: Lock, seconds: float, waited: bool = False) -> None:
         self._lock = lock
+        self.waited = waited
         self._stop = threading.Event()
         self._lost = threading.Event()
         self._keeper = threading.Thread(target=self._keep, args=(seconds / 3,), daemon=True)
@@ -82,13 +84,15 @@ def store_lock(store_id: int, wait: float = 0, seconds: float = LOCK_SECONDS) ->
 
     ``wait`` seconds are spent waiting for it (0: do not wait).
     """
-    lock = redis_client().lock(lock_key(store_id), timeout=seconds, sleep=0.2,
-                               blocking=wait > 0, blocking_timeout=wait or None, thread_local=False)
-    if not lock.acquire():
+    lock = redis_client().lock(lock_key(store_id), timeout=seconds, sleep=0.2, thread_local=False)
+    # Asked once without waiting, so that the holder knows whether another run went first (a
+    # look at the key before asking would miss a run that takes it in between).
+    waited = not lock.acquire(blocking=False)
+    if waited and not (wait > 0 and lock.acquire(blocking=True, blocking_timeout=wait)):
         log.info("store %s: another sync holds the lock; skipping", store_id)
         yield None
         return
-    held = StoreLock(lock, seconds)
+    held = StoreLock(lock, seconds, waited)
     try:
         yield held
     finally:

@@ -35,7 +35,7 @@ from webapp.models.types import utcnow
 from webapp.platforms.base import AuthFailed, Platform, PlatformError
 from webapp.secrets import SecretUnreadable
 from webapp.sync.catalogue import StoreCatalogue
-from webapp.sync.limits import LOCK_SECONDS, LockLost, StoreLock, store_lock, store_locked
+from webapp.sync.limits import LOCK_SECONDS, LockLost, StoreLock, store_lock
 from webapp.sync.platform import platform_for
 
 log = logging.getLogger(__name__)
@@ -194,12 +194,11 @@ def _run_locked(store_id: int, run_id: int | None, kind: RunKind, body: Callable
     if store is None or store.deleted_at is not None or not store.enabled:
         _close_skipped(run_id, INACTIVE)
         return None
-    busy = store_locked(store_id)
     with store_lock(store_id, wait=wait) as lock:
         if lock is None:
             _close_skipped(run_id, BUSY)  # never left QUEUED without a word (R-REL-3)
             return None
-        if busy and kind == RunKind.INITIAL and _import_done(store_id):
+        if lock.waited and kind == RunKind.INITIAL and _import_done(store_id):
             _close_skipped(run_id, IMPORTED, RunState.SUCCEEDED)  # the run we waited for did it
             return None
         try:
