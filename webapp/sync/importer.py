@@ -205,8 +205,7 @@ class _Page:
             self.last_delivery = {order_id: text for order_id, text in db.session.execute(comments)}
         # The initial import leaves finished orders out unread (``_import_one``): their buyers'
         # phones need no parsing, nor their products and clients looking up.
-        wanted = [remote for remote in orders
-                  if not (initial and remote.status_id in self.rules.excluded_initial_statuses)]
+        wanted = [remote for remote in orders if not (initial and _finished(self.rules, remote))]
         self.finder = matching.PageFinder.read(*self._keys(wanted))
         if any(remote.buyer is None for remote in orders):
             self.finder.not_specified()  # now: making it flushes, which must come before the page's rows
@@ -362,7 +361,7 @@ def failure_reason(remote: RemoteOrder, error: Exception) -> str:
 def _import_one(page: _Page, remote: RemoteOrder, initial: bool) -> str:
     """One order's outcome. A failed one is kept in ``FailedOrder`` for every later sync to
     retry (R-REL-5); imported or left out by a rule, it is retried no more."""
-    if remote.status_id in page.rules.excluded_initial_statuses and (initial or _is_history(page, remote)):
+    if _finished(page.rules, remote) and (initial or _is_history(page, remote)):
         page.settle(remote)
         return SKIPPED  # R-IMP-2: finished orders are history, not work; nothing to report
     reason = skip_reason(remote, page.rules, page.currency, page.title) or _before_window(page, remote)
@@ -385,6 +384,11 @@ def _import_one(page: _Page, remote: RemoteOrder, initial: bool) -> str:
         page.log(LogLevel.FAILED, remote, reason)
         FailedOrder.note(page.store.id, remote.external_id, remote.number, reason)
         return FAILED
+
+
+def _finished(rules: PlatformRules, remote: RemoteOrder) -> bool:
+    """R-IMP-2: an order in a finished status, which the initial import leaves out (unread)."""
+    return remote.status_id in rules.excluded_initial_statuses
 
 
 def _is_history(page: _Page, remote: RemoteOrder) -> bool:
